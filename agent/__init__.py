@@ -1,0 +1,1 @@
+"""The conversation: speech-to-text, dialogue and extraction, LLM and TTS providers."""

@@ -1,0 +1,11 @@
+"""Imports every model module so ``Base.metadata`` is complete (Alembic, create_all).
+
+Each area adds its own ``models.py`` and one import line here.
+"""
+
+from centralino.calls.models import Call, CallEvent, Turn
+from centralino.db.base import Base
+from centralino.leads.models import Lead
+from centralino.tenants.models import PhoneNumber, Tenant
+
+__all__ = ["Base", "Call", "CallEvent", "Lead", "PhoneNumber", "Tenant", "Turn"]

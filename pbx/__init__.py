@@ -1,0 +1,1 @@
+"""Asterisk control: ARI controller, media transport, AMI, FastAGI."""
