@@ -85,7 +85,7 @@ def tenants_load(ctx: Context, path: Path) -> None:
 @tenants.command("list")
 @pass_ctx
 def tenants_list(ctx: Context) -> None:
-    for t in TenantService(ctx.db).list():
+    for t in TenantService(ctx.db).all():
         click.echo(f"{t.id}\t{t.slug}\t{t.name}\t{' '.join(n.e164 for n in t.numbers)}")
 
 

@@ -213,9 +213,7 @@ def default_config_path(environ: Mapping[str, str] | None = None) -> Path | None
     return None
 
 
-def load_config(
-    path: Path | str | None = None, environ: Mapping[str, str] | None = None
-) -> Config:
+def load_config(path: Path | str | None = None, environ: Mapping[str, str] | None = None) -> Config:
     """Read the TOML file (if any) and return a :class:`Config`."""
     env = os.environ if environ is None else environ
     source = Path(path) if path else default_config_path(env)

@@ -64,11 +64,18 @@ class CallStore:
         with self.db.session() as s:
             s.add(CallEvent(call_id=call_id, tenant_id=tenant_id, kind=kind, data=data))
 
-    def add_turn(self, call_id: str, tenant_id: int | None, speaker: str, text: str, **fields: Any) -> int:
+    def add_turn(
+        self, call_id: str, tenant_id: int | None, speaker: str, text: str, **fields: Any
+    ) -> int:
         with self.db.session() as s:
             count = len(s.scalars(select(Turn.id).where(Turn.call_id == call_id)).all())
             turn = Turn(
-                call_id=call_id, tenant_id=tenant_id, index=count, speaker=speaker, text=text, **fields
+                call_id=call_id,
+                tenant_id=tenant_id,
+                index=count,
+                speaker=speaker,
+                text=text,
+                **fields,
             )
             s.add(turn)
             s.flush()
@@ -123,5 +130,7 @@ class CallStore:
                 call.state = "ended"
                 call.outcome = "failed" if call.outcome == "in_progress" else call.outcome
                 call.hangup_cause = call.hangup_cause or "controller restarted mid-call"
-                s.add(CallEvent(call_id=call.id, tenant_id=call.tenant_id, kind="recovered", data={}))
+                s.add(
+                    CallEvent(call_id=call.id, tenant_id=call.tenant_id, kind="recovered", data={})
+                )
             return len(stale)

@@ -84,7 +84,9 @@ def parse_spec(data: dict[str, Any], where: str = "tenant") -> TenantSpec:
         try:
             transfer = normalize_e164(transfer)
         except InvalidPhoneNumber as exc:
-            raise TenantError(f"{where}: invalid transfer_number: {exc}", "transfer_number") from None
+            raise TenantError(
+                f"{where}: invalid transfer_number: {exc}", "transfer_number"
+            ) from None
     questions = data.get("questions") or [dict(q) for q in DEFAULT_QUESTIONS]
     for i, q in enumerate(questions):
         if not isinstance(q, dict) or not str(q.get("key", "")).strip():
@@ -122,9 +124,7 @@ class TenantService:
         ).all()
         for e164, owner in owners:
             if owner != spec.slug:
-                raise TenantError(
-                    f"DID {e164} already belongs to tenant {owner!r}", "numbers"
-                )
+                raise TenantError(f"DID {e164} already belongs to tenant {owner!r}", "numbers")
         if tenant is None:
             tenant = Tenant(slug=spec.slug)
             session.add(tenant)
@@ -155,10 +155,12 @@ class TenantService:
         with self.db.session() as s:
             return s.get(Tenant, tenant_id, options=[selectinload(Tenant.numbers)])
 
-    def list(self) -> list[Tenant]:
+    def all(self) -> list[Tenant]:
         with self.db.session() as s:
             return list(
-                s.scalars(select(Tenant).options(selectinload(Tenant.numbers)).order_by(Tenant.slug))
+                s.scalars(
+                    select(Tenant).options(selectinload(Tenant.numbers)).order_by(Tenant.slug)
+                )
             )
 
     def load_file(self, path: Path) -> list[int]:

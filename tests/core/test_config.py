@@ -43,7 +43,9 @@ def test_invalid_toml_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_database_url_env_wins(tmp_path: Path) -> None:
-    cfg = Config({"database": {"url": "sqlite:///x.db"}}, environ={"DATABASE_URL": "postgresql://h/db"})
+    cfg = Config(
+        {"database": {"url": "sqlite:///x.db"}}, environ={"DATABASE_URL": "postgresql://h/db"}
+    )
     assert cfg.database_url == "postgresql://h/db"
     cfg = Config({"paths": {"runtime_dir": str(tmp_path)}}, environ={})
     assert cfg.database_url == f"sqlite:///{tmp_path}/centralino.db"

@@ -10,7 +10,11 @@ from centralino.tenants.service import TenantError, TenantService, parse_spec, r
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("+39 02 1234 5678", "+390212345678"), ("0039021234567", "+39021234567"), ("3331234567", "+393331234567")],
+    [
+        ("+39 02 1234 5678", "+390212345678"),
+        ("0039021234567", "+39021234567"),
+        ("3331234567", "+393331234567"),
+    ],
 )
 def test_normalize_e164(raw: str, expected: str) -> None:
     assert normalize_e164(raw) == expected
@@ -44,7 +48,7 @@ def test_duplicate_did_against_database_changes_nothing(db: Database) -> None:
     svc.upsert(parse_spec({"slug": "a", "name": "A", "numbers": ["+390211111111"]}))
     with pytest.raises(TenantError, match="already belongs to tenant 'a'"):
         svc.upsert(parse_spec({"slug": "b", "name": "B", "numbers": ["+390211111111"]}))
-    assert [t.slug for t in svc.list()] == ["a"]
+    assert [t.slug for t in svc.all()] == ["a"]
     tenant = svc.by_did("0211111111")
     assert tenant is not None and tenant.slug == "a"
     assert svc.by_did("+390299999999") is None
@@ -54,7 +58,9 @@ def test_demo_file_loads_and_call_lifecycle(db: Database) -> None:
     demo = Path(__file__).resolve().parents[2] / "centralino" / "tenants" / "demo.toml"
     (tid,) = TenantService(db).load_file(demo)
     store = CallStore(db)
-    call_id = store.start(CallStart(tenant_id=tid, channel_id="c1", caller_id="+393331234567", did="+390212345678"))
+    call_id = store.start(
+        CallStart(tenant_id=tid, channel_id="c1", caller_id="+393331234567", did="+390212345678")
+    )
     store.answered(call_id)
     store.add_turn(call_id, tid, "agent", "Buongiorno")
     store.end(call_id, hangup_cause="Normal Clearing", hangup_code=16)
