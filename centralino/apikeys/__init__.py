@@ -1,0 +1,1 @@
+"""Per-tenant API keys for the public REST API (shown once, stored hashed)."""
