@@ -3,6 +3,7 @@
 Each area adds its own ``models.py`` and one import line here.
 """
 
+from centralino.accounts.models import AuditEntry, LoginAttempt, User  # noqa: F401
 from centralino.analytics import models as _analytics_indexes  # noqa: F401
 from centralino.apikeys.models import ApiKey  # noqa: F401
 from centralino.calls.models import Call, CallEvent, Turn
