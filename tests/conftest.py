@@ -19,6 +19,9 @@ from centralino.config import Config
 from centralino.db.models import Base
 from centralino.db.session import Database
 
+# Real Asterisk instance fixture (`asterisk`), see tests/fixtures/asterisk.py.
+pytest_plugins = ["tests.fixtures.asterisk"]
+
 PG_ADMIN_URL = os.environ.get(
     "CENTRALINO_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
