@@ -1,0 +1,1 @@
+"""Speech-to-text: local Whisper (faster-whisper / CTranslate2), VAD endpointing."""

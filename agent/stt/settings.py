@@ -1,0 +1,29 @@
+"""Settings of the speech-to-text area: ``[stt]`` in the config file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class STTSettings:
+    # A CTranslate2 Whisper folder (model.bin, config.json, tokenizer.json). The default
+    # is assembled by scripts/install.d/20-speech.sh; any other CTranslate2 Whisper
+    # (small, medium, large-v3 on CUDA) works for bigger servers.
+    model_dir: Path = Path("var/models/whisper-base")
+    model_name: str = "base"  # for logs and the per-turn provider field
+    device: str = "cpu"  # cpu | cuda | auto
+    compute_type: str = "int8"  # int8 on CPU; float16 / int8_float16 on CUDA
+    cpu_threads: int = 0  # 0 = CTranslate2's default (all cores)
+    # Parallel transcriptions; each CTranslate2 worker holds its own thread pool.
+    workers: int = 1
+    language: str = "it"
+    beam_size: int = 1
+    # Fast path: encode a window sized to the utterance instead of the padded 30 s.
+    fast_path: bool = True
+    window_margin_s: float = 3.0
+    min_window_s: float = 6.0
+    # Whisper's no-speech probability above which (with a low log-prob) a text is dropped.
+    no_speech_threshold: float = 0.6
+    log_prob_threshold: float = -1.0

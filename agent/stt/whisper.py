@@ -1,0 +1,240 @@
+"""Local Whisper through faster-whisper / CTranslate2, with a short-window fast path.
+
+Whisper's encoder always sees a 30 s window; for a 2 s answer most of the ~0.7 s
+encoder time on CPU is spent on padding. CTranslate2's Whisper encoder accepts
+shorter inputs, so the fast path computes the log-Mel features of the utterance,
+pads them only to the utterance length plus a margin, and runs encode + generate
+directly. Too short a window makes the decoder loop, hence the margin and a
+minimum; a suspicious fast result (repetition, low confidence) is redone on the
+standard 30 s path.
+
+One :class:`WhisperSTT` per process: the app creates it once and passes it to every
+call's pipeline. Inference runs in a small thread pool, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agent.stt.base import STTModelError, Transcript
+from agent.stt.hallucinations import is_hallucination
+from agent.stt.settings import STTSettings
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000
+FRAMES_PER_SECOND = 100  # Whisper's log-Mel hop is 10 ms
+REQUIRED_FILES = ("model.bin", "config.json", "tokenizer.json")
+FIX_HINT = (
+    "run `make install` (it runs scripts/install.d/20-speech.sh) or set stt.model_dir / "
+    "CENTRALINO_STT__MODEL_DIR to a CTranslate2 Whisper folder"
+)
+
+
+def check_model_dir(model_dir: Path) -> None:
+    """Raise :class:`STTModelError` naming the missing/empty file and the fix."""
+    if not model_dir.is_dir():
+        raise STTModelError(f"Whisper model folder {model_dir} does not exist: {FIX_HINT}")
+    for name in REQUIRED_FILES:
+        path = model_dir / name
+        if not path.is_file():
+            raise STTModelError(f"Whisper model file {path} is missing: {FIX_HINT}")
+        if path.stat().st_size == 0:
+            raise STTModelError(f"Whisper model file {path} is empty (corrupt): {FIX_HINT}")
+
+
+def _compression_ratio(text: str) -> float:
+    data = text.encode("utf-8")
+    return len(data) / max(1, len(zlib.compress(data)))
+
+
+class WhisperSTT:
+    """faster-whisper on a local CTranslate2 model. Implements ``STTProvider``."""
+
+    def __init__(self, settings: STTSettings | None = None) -> None:
+        self.settings = settings or STTSettings()
+        self.name = f"whisper:{self.settings.model_name}"
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._pool = ThreadPoolExecutor(
+            max_workers=max(1, self.settings.workers), thread_name_prefix="whisper"
+        )
+        self.load_s: float | None = None
+
+    # -- lifecycle ---------------------------------------------------------------
+    def load(self) -> None:
+        """Load the model (blocking, ~0.6 s for base int8). Raises STTModelError."""
+        if self._model is not None:
+            return
+        from faster_whisper import WhisperModel
+        from faster_whisper.tokenizer import Tokenizer
+
+        s = self.settings
+        model_dir = Path(s.model_dir).expanduser()
+        check_model_dir(model_dir)
+        started = time.perf_counter()
+        try:
+            model = WhisperModel(
+                str(model_dir),
+                device=s.device,
+                compute_type=s.compute_type,
+                cpu_threads=s.cpu_threads,
+                num_workers=max(1, s.workers),
+                local_files_only=True,
+            )
+        except Exception as exc:  # CTranslate2 raises RuntimeError/ValueError on bad files
+            raise STTModelError(
+                f"cannot load Whisper model file {model_dir / 'model.bin'} "
+                f"(corrupt or incompatible: {exc}): {FIX_HINT}"
+            ) from exc
+        self._tokenizer = Tokenizer(
+            model.hf_tokenizer,
+            model.model.is_multilingual,
+            task="transcribe",
+            language=s.language if model.model.is_multilingual else "en",
+        )
+        self._model = model
+        self.load_s = time.perf_counter() - started
+        log.info("loaded Whisper %s from %s in %.2f s", s.model_name, model_dir, self.load_s)
+
+    async def start(self) -> None:
+        """Load in a worker thread (call at process start, not at the first call)."""
+        await asyncio.get_running_loop().run_in_executor(self._pool, self.load)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- transcription -----------------------------------------------------------
+    async def transcribe(self, pcm: bytes, prompt: str = "") -> Transcript:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self.transcribe_sync, pcm, prompt, None)
+
+    def transcribe_sync(
+        self, pcm: bytes, prompt: str = "", fast: bool | None = None, beam_size: int | None = None
+    ) -> Transcript:
+        """Blocking transcription of slin16 ``pcm`` (use :meth:`transcribe` from async code)."""
+        self.load()
+        audio = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+        audio_s = len(audio) / SAMPLE_RATE
+        beam = beam_size or self.settings.beam_size
+        use_fast = self.settings.fast_path if fast is None else fast
+        started = time.perf_counter()
+        if audio_s < 0.1:
+            return Transcript("", None, self.name, audio_s, 0.0, dropped="too short")
+        result: dict[str, Any] | None = None
+        path = "standard"
+        if use_fast and audio_s + self.settings.window_margin_s < 30.0:
+            result = self._decode_fast(audio, prompt, beam)
+            path = "fast"
+            if self._suspicious(result):
+                log.debug("fast path result %r suspicious; using the 30 s window", result["text"])
+                result = None
+        if result is None:
+            path = "standard"
+            result = self._decode_standard(audio, prompt, beam)
+        compute_ms = (time.perf_counter() - started) * 1000
+        text = result["text"].strip()
+        no_speech = result["no_speech_prob"]
+        avg_logprob = result["avg_logprob"]
+        confidence = math.exp(avg_logprob) if avg_logprob is not None else None
+        dropped = ""
+        if (
+            no_speech is not None
+            and no_speech > self.settings.no_speech_threshold
+            and (avg_logprob is None or avg_logprob < self.settings.log_prob_threshold)
+        ):
+            dropped = f"no speech (p={no_speech:.2f})"
+        else:
+            dropped = is_hallucination(
+                text, suspect_noise=no_speech is not None and no_speech > 0.3
+            )
+        if dropped:
+            log.info("dropped transcript %r: %s", text, dropped)
+            text = ""
+        return Transcript(
+            text=text,
+            confidence=confidence,
+            provider=self.name,
+            audio_s=audio_s,
+            compute_ms=compute_ms,
+            no_speech_prob=no_speech,
+            path=path,
+            dropped=dropped,
+        )
+
+    def _suspicious(self, r: dict[str, Any]) -> bool:
+        text = r["text"].strip()
+        if not text:
+            return False  # nothing decoded on a short window: trust it (silence)
+        return _compression_ratio(text) > 2.4 or (r["avg_logprob"] or 0) < -1.2
+
+    def _prompt_tokens(self, prompt: str) -> list[int]:
+        tok = self._tokenizer
+        tokens: list[int] = []
+        if prompt.strip():
+            # Same layout as faster-whisper's initial_prompt: <|startofprev|> words ...
+            words = tok.encode(" " + prompt.strip())[-(self._model.max_length // 2 - 1) :]
+            tokens = [tok.sot_prev, *words]
+        return [*tokens, *tok.sot_sequence, tok.no_timestamps]
+
+    def _decode_fast(self, audio: np.ndarray, prompt: str, beam: int) -> dict[str, Any]:
+        import ctranslate2
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        model = self._model
+        s = self.settings
+        features = model.feature_extractor(audio)  # (n_mels, frames)
+        window_s = min(30.0, max(s.min_window_s, len(audio) / SAMPLE_RATE + s.window_margin_s))
+        frames = math.ceil(window_s) * FRAMES_PER_SECOND
+        if features.shape[-1] < frames:
+            features = np.pad(features, ((0, 0), (0, frames - features.shape[-1])))
+        else:
+            features = features[:, :frames]
+        storage = ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None]))
+        encoded = model.model.encode(storage, to_cpu=False)
+        prompt_ids = self._prompt_tokens(prompt)
+        res = model.model.generate(
+            encoded,
+            [prompt_ids],
+            beam_size=beam,
+            max_length=min(model.max_length, len(prompt_ids) + 224),
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=list(get_suppressed_tokens(self._tokenizer, [-1]) or []),
+        )[0]
+        tokens = res.sequences_ids[0]
+        avg_logprob = res.scores[0] * len(tokens) / (len(tokens) + 1) if tokens else None
+        return {
+            "text": self._tokenizer.decode(tokens),
+            "avg_logprob": avg_logprob,
+            "no_speech_prob": res.no_speech_prob,
+        }
+
+    def _decode_standard(self, audio: np.ndarray, prompt: str, beam: int) -> dict[str, Any]:
+        segments, _info = self._model.transcribe(
+            audio,
+            language=self.settings.language,
+            beam_size=beam,
+            initial_prompt=prompt.strip() or None,
+            condition_on_previous_text=False,
+            without_timestamps=True,
+            vad_filter=False,
+        )
+        segs = list(segments)
+        if not segs:
+            return {"text": "", "avg_logprob": None, "no_speech_prob": None}
+        return {
+            "text": " ".join(seg.text.strip() for seg in segs),
+            "avg_logprob": float(np.mean([seg.avg_logprob for seg in segs])),
+            "no_speech_prob": float(max(seg.no_speech_prob for seg in segs)),
+        }
