@@ -1,0 +1,599 @@
+"""One inbound call, from StasisStart to hang-up.
+
+The session owns everything a call creates in Asterisk (mixing bridge,
+chan_websocket media channel) and in the database (the call row, its events
+and turns). The row is written at StasisStart and completed at hang-up, so a
+controller crash mid-call leaves a visible row that ``CallStore.recover_stale``
+closes on the next start.
+
+States (:class:`CallState`) move along validated transitions; each one is
+logged and stored in ``calls.state``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from centralino.calls.service import CallStart, CallStore
+from centralino.db.base import utcnow
+from centralino.tenants.phone import InvalidPhoneNumber, normalize_e164
+from centralino.tenants.service import TenantService
+from pbx.ari.client import AriClient, AriError
+from pbx.ari.events import (
+    AriEvent,
+    ChannelDestroyed,
+    ChannelHangupRequest,
+    PlaybackFinished,
+    StasisEnd,
+    StasisStart,
+)
+from pbx.calls.conversation import CallContext, ConversationFactory
+from pbx.calls.hours import is_open
+from pbx.media.recorder import WavRecorder
+from pbx.media.websocket import MediaConnection, MediaError
+
+log = logging.getLogger(__name__)
+
+# Played to a caller who dialled a number no agency owns (asterisk-core-sounds-it):
+# "Il numero che ha digitato non è in uso. Prego controllare il numero e riprovare."
+UNKNOWN_DID_MEDIA = "sound:ss-noservice"
+
+
+class CallState(enum.Enum):
+    RINGING = "ringing"
+    GREETING = "greeting"
+    LISTENING = "listening"
+    SPEAKING = "speaking"
+    TRANSFERRING = "transferring"
+    ENDED = "ended"
+
+
+ALLOWED: dict[CallState, frozenset[CallState]] = {
+    CallState.RINGING: frozenset({CallState.GREETING, CallState.LISTENING, CallState.ENDED}),
+    CallState.GREETING: frozenset(
+        {CallState.LISTENING, CallState.SPEAKING, CallState.TRANSFERRING, CallState.ENDED}
+    ),
+    CallState.LISTENING: frozenset({CallState.SPEAKING, CallState.TRANSFERRING, CallState.ENDED}),
+    CallState.SPEAKING: frozenset({CallState.LISTENING, CallState.TRANSFERRING, CallState.ENDED}),
+    CallState.TRANSFERRING: frozenset({CallState.LISTENING, CallState.ENDED}),
+    CallState.ENDED: frozenset(),
+}
+
+
+class InvalidTransition(RuntimeError):
+    pass
+
+
+class StateMachine:
+    """Validated call states; ``on_change`` persists each transition."""
+
+    def __init__(
+        self,
+        label: str,
+        on_change: Callable[[CallState, CallState], None] | None = None,
+    ) -> None:
+        self.label = label
+        self.state = CallState.RINGING
+        self.history: list[CallState] = [CallState.RINGING]
+        self._on_change = on_change
+
+    def can(self, new: CallState) -> bool:
+        return new == self.state or new in ALLOWED[self.state]
+
+    def to(self, new: CallState) -> bool:
+        """Move to ``new``; False if already there. Raises on an invalid transition."""
+        if new == self.state:
+            return False
+        if new not in ALLOWED[self.state]:
+            raise InvalidTransition(f"{self.label}: {self.state.value} -> {new.value} not allowed")
+        old, self.state = self.state, new
+        self.history.append(new)
+        log.info("call %s: %s -> %s", self.label, old.value, new.value)
+        if self._on_change is not None:
+            self._on_change(old, new)
+        return True
+
+
+@dataclass(frozen=True)
+class SessionDeps:
+    """Everything a session needs, passed in by the controller."""
+
+    ari: AriClient
+    http: aiohttp.ClientSession
+    store: CallStore
+    tenants: TenantService
+    conversation_factory: ConversationFactory
+    recordings_dir: Path
+    media_base_url: str  # ws://127.0.0.1:8088
+    register_channel: Callable[[str, CallSession], None]
+    unregister_channel: Callable[[str], None]
+    media_start_timeout_s: float = 5.0
+    hangup_grace_s: float = 3.0
+
+
+def parse_ari_time(text: str) -> datetime | None:
+    """ARI timestamps look like 2026-11-28T02:15:01.123+0000."""
+    if not text:
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z")
+    except ValueError:
+        return None
+
+
+class CallSession:
+    def __init__(self, deps: SessionDeps, start: StasisStart) -> None:
+        self.deps = deps
+        self.channel = start.channel
+        self.start_event = start
+        self.channel_id = start.channel.id
+        self.call_id = ""
+        self.tenant_id: int | None = None
+        self.tenant_slug = ""
+        self.did = ""
+        self.sm = StateMachine(self.channel_id, self._persist_state)
+        self.bridge_id = ""
+        self.media_channel_id = ""
+        self.media: MediaConnection | None = None
+        self.recorder: WavRecorder | None = None
+        self.outcome: str | None = None
+        self.hangup_cause = ""
+        self.hangup_code: int | None = None
+        self.ended_at: datetime | None = None
+        self.result: dict[str, Any] = {}
+        self.caller_gone = asyncio.Event()
+        self.caller_destroyed = asyncio.Event()
+        self.done = asyncio.Event()
+        self._media_stasis = asyncio.Event()
+        self._playbacks: dict[str, asyncio.Event] = {}
+        self._db_tasks: set[asyncio.Task[None]] = set()
+        self._db_lock = asyncio.Lock()
+        self._conversation_task: asyncio.Task[dict[str, Any]] | None = None
+
+    # -- events -----------------------------------------------------------------
+
+    async def on_event(self, event: AriEvent) -> None:
+        """Events for our channels, routed here by the controller (must not block)."""
+        if isinstance(event, StasisStart) and event.channel.id == self.media_channel_id:
+            self._media_stasis.set()
+        elif isinstance(event, ChannelHangupRequest) and event.channel.id == self.channel_id:
+            log.debug("call %s: hangup request %s", self.call_id, event.raw)
+            self._mark_caller_gone(event.timestamp, event.cause, "")
+        elif isinstance(event, ChannelDestroyed):
+            if event.channel.id == self.channel_id:
+                self._mark_caller_gone(event.timestamp, event.cause, event.cause_txt)
+                self.caller_destroyed.set()
+            elif (
+                event.channel.id == self.media_channel_id
+                and self.media is not None
+                and not self.caller_gone.is_set()
+            ):
+                # Our media leg died under us: nothing more can be said or heard.
+                log.warning("call %s: media channel destroyed (%s)", self.call_id, event.cause_txt)
+        elif isinstance(event, StasisEnd) and event.channel.id == self.channel_id:
+            self._mark_caller_gone(event.timestamp, None, "")
+        elif isinstance(event, PlaybackFinished):
+            done = self._playbacks.get(event.playback.id)
+            if done is not None:
+                done.set()
+
+    def _mark_caller_gone(self, ts: str, cause: int | None, cause_txt: str) -> None:
+        if self.ended_at is None:
+            self.ended_at = parse_ari_time(ts) or utcnow()
+        if cause is not None and cause_txt:
+            # ChannelDestroyed carries the final cause; it wins over the request's.
+            self.hangup_code, self.hangup_cause = cause, cause_txt
+        elif cause is not None and self.hangup_code is None:
+            self.hangup_code = cause
+        self.caller_gone.set()
+
+    def connection_lost(self) -> None:
+        """Asterisk went away (restart): the call is over, whatever happened to it."""
+        if not self.caller_gone.is_set():
+            self.hangup_cause = self.hangup_cause or "asterisk connection lost"
+            self.outcome = self.outcome or "failed"
+            self._mark_caller_gone("", None, "")
+
+    # -- database (always in worker threads) --------------------------------------
+
+    def _persist_state(self, old: CallState, new: CallState) -> None:
+        if not self.call_id or new == CallState.ENDED:
+            return  # the final row is written by CallStore.end
+        self._db(self.deps.store.set_state, self.call_id, new.value)
+
+    def _db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Fire-and-forget DB write, serialized per call so rows change in order."""
+
+        async def run() -> None:
+            async with self._db_lock:
+                try:
+                    await asyncio.to_thread(fn, *args, **kwargs)
+                except Exception:
+                    log.exception(
+                        "call %s: database write %s failed",
+                        self.call_id,
+                        getattr(fn, "__name__", fn),
+                    )
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._db_tasks.add(task)
+        task.add_done_callback(self._db_tasks.discard)
+
+    async def _db_wait(self) -> None:
+        while self._db_tasks:
+            await asyncio.gather(*list(self._db_tasks), return_exceptions=True)
+
+    # -- the call ---------------------------------------------------------------
+
+    async def run(self) -> None:
+        try:
+            await self._run()
+        except asyncio.CancelledError:
+            self.hangup_cause = self.hangup_cause or "controller stopped"
+            self.outcome = self.outcome or "failed"
+            await self._hangup_caller("normal")
+            raise
+        except Exception as exc:
+            log.exception("call %s (channel %s) failed", self.call_id, self.channel_id)
+            self.outcome = self.outcome or "failed"
+            self.hangup_cause = self.hangup_cause or f"controller error: {exc}"[:64]
+            await self._hangup_caller("normal")
+        finally:
+            await asyncio.shield(self._finish())
+
+    async def _run(self) -> None:
+        ch = self.channel
+        args = self.start_event.args
+        raw_did = args[0] if args and args[0] else ch.dialplan.exten
+        try:
+            self.did = normalize_e164(raw_did)
+        except InvalidPhoneNumber:
+            self.did = raw_did
+        tenant = await asyncio.to_thread(self.deps.tenants.by_did, self.did)
+        snapshot = _tenant_snapshot(tenant) if tenant is not None else {}
+        self.tenant_id = tenant.id if tenant is not None else None
+        self.tenant_slug = str(snapshot.get("slug", ""))
+        sip_call_id = await self._variable("CHANNEL(pjsip,call-id)")
+        try:
+            # Without this, a caller's ChannelDestroyed (the final hang-up cause) is not
+            # delivered: the channel leaves our app at StasisEnd, before it is destroyed.
+            await self.deps.ari.subscribe(f"channel:{self.channel_id}")
+        except AriError as exc:
+            log.debug("cannot subscribe to channel %s: %s", self.channel_id, exc)
+        started = parse_ari_time(ch.creationtime) or utcnow()
+        info = CallStart(
+            tenant_id=self.tenant_id,
+            channel_id=self.channel_id,
+            caller_id=ch.caller.number,
+            caller_name=ch.caller.name,
+            did=self.did,
+            sip_call_id=sip_call_id,
+            started_at=started,
+        )
+        outcome = "in_progress" if tenant is not None else "unknown_did"
+        self.call_id = await asyncio.to_thread(self.deps.store.start, info, outcome)
+        self.sm.label = self.call_id
+        log.info(
+            "call %s: from %s to %s tenant=%s channel=%s sip_call_id=%s",
+            self.call_id,
+            ch.caller.number or "anonymous",
+            self.did,
+            self.tenant_slug or "-",
+            self.channel_id,
+            sip_call_id,
+        )
+        if self.caller_gone.is_set():
+            self.outcome = "abandoned"
+            return
+        if tenant is None:
+            await self._unknown_did()
+            return
+        await self.deps.ari.answer(self.channel_id)
+        self._db(self.deps.store.answered, self.call_id, utcnow())
+        await self._connect_media()
+        if self.caller_gone.is_set():
+            self.outcome = self.outcome or "abandoned"
+            return
+        ctx = CallContext(
+            call_id=self.call_id,
+            tenant_id=self.tenant_id,
+            tenant_slug=self.tenant_slug,
+            caller_id=ch.caller.number,
+            did=self.did,
+            tenant=snapshot,
+            in_business_hours=is_open(
+                snapshot.get("business_hours"),
+                snapshot.get("holidays"),
+                str(snapshot.get("timezone") or "Europe/Rome"),
+            ),
+        )
+        await self._converse(ctx)
+
+    async def _variable(self, name: str) -> str:
+        try:
+            return await self.deps.ari.get_variable(self.channel_id, name)
+        except AriError as exc:
+            log.debug("variable %s not readable on %s: %s", name, self.channel_id, exc)
+            return ""
+
+    async def _unknown_did(self) -> None:
+        """Answer, say politely that the number is not in service, hang up (still logged)."""
+        log.info("call %s: DID %s belongs to no tenant", self.call_id, self.did)
+        self.outcome = "unknown_did"
+        await self.deps.ari.answer(self.channel_id)
+        self._db(self.deps.store.answered, self.call_id, utcnow())
+        self.sm.to(CallState.GREETING)
+        playback_id = uuid.uuid4().hex
+        finished = asyncio.Event()
+        self._playbacks[playback_id] = finished
+        try:
+            await self.deps.ari.play(
+                self.channel_id, UNKNOWN_DID_MEDIA, lang="it", playback_id=playback_id
+            )
+            await _wait_any(finished.wait(), self.caller_gone.wait(), timeout=20.0)
+        finally:
+            self._playbacks.pop(playback_id, None)
+        await self._hangup_caller("normal")
+
+    async def _connect_media(self) -> None:
+        """Mixing bridge + chan_websocket channel (server mode), both bridged."""
+        ari = self.deps.ari
+        self.bridge_id = f"centralino-{self.call_id}"
+        await ari.create_bridge(self.bridge_id, "mixing", name=f"call {self.call_id}")
+        self.media_channel_id = f"media-{self.call_id}"
+        # Route the media channel's events (its StasisStart) to us before it exists.
+        self.deps.register_channel(self.media_channel_id, self)
+        await ari.external_media(channel_id=self.media_channel_id)
+        conn_id = await ari.get_variable(self.media_channel_id, "MEDIA_WEBSOCKET_CONNECTION_ID")
+        if not conn_id:
+            raise MediaError("externalMedia channel has no MEDIA_WEBSOCKET_CONNECTION_ID")
+        media = MediaConnection(
+            f"{self.deps.media_base_url.rstrip('/')}/media/{conn_id}", session=self.deps.http
+        )
+        self.media = media
+        if self.tenant_slug:
+            path = self.deps.recordings_dir / self.tenant_slug / f"{self.call_id}.wav"
+            self.recorder = WavRecorder(path)
+            await self.recorder.open()
+            media.add_listener(self.recorder.write)
+        # In server mode the media channel enters Stasis only once we connect.
+        await media.connect()
+        await _wait_any(
+            self._media_stasis.wait(),
+            self.caller_gone.wait(),
+            timeout=self.deps.media_start_timeout_s,
+        )
+        if self.caller_gone.is_set():
+            return
+        if not self._media_stasis.is_set():
+            raise MediaError("media channel did not enter Stasis in time")
+        # Adding before StasisStart fails with 422 "Channel not in Stasis application".
+        await ari.add_channels(self.bridge_id, [self.channel_id, self.media_channel_id])
+        await _wait_any(
+            media.media_started.wait(),
+            self.caller_gone.wait(),
+            timeout=self.deps.media_start_timeout_s,
+        )
+
+    async def _converse(self, ctx: CallContext) -> None:
+        assert self.media is not None
+        media = self.media
+        conversation = self.deps.conversation_factory(ctx)
+        out = SessionAudioOut(media, self.sm)
+        control = SessionControl(self)
+
+        async def audio_in() -> AsyncIterator[bytes]:
+            async for frame in media.frames():
+                yield frame
+
+        self._conversation_task = asyncio.create_task(
+            conversation.run(ctx, audio_in(), out, control), name=f"conversation {self.call_id}"
+        )
+        gone = asyncio.create_task(self.caller_gone.wait())
+        try:
+            await asyncio.wait({self._conversation_task, gone}, return_when=asyncio.FIRST_COMPLETED)
+            if not self._conversation_task.done():
+                # The caller hung up: audio_in ends when the media leg closes; give the
+                # conversation a moment to wrap up (store the lead) before cancelling.
+                await self._close_media()
+                try:
+                    await asyncio.wait_for(
+                        asyncio.shield(self._conversation_task), self.deps.hangup_grace_s
+                    )
+                except TimeoutError:
+                    self._conversation_task.cancel()
+            if self._conversation_task.done() and not self._conversation_task.cancelled():
+                exc = self._conversation_task.exception()
+                if exc is not None:
+                    log.error("call %s: conversation failed: %r", self.call_id, exc, exc_info=exc)
+                    self.outcome = self.outcome or "failed"
+                else:
+                    self.result = dict(self._conversation_task.result() or {})
+                    self.outcome = self.outcome or self.result.get("outcome") or None
+        finally:
+            gone.cancel()
+            if not self._conversation_task.done():
+                self._conversation_task.cancel()
+        if not self.caller_gone.is_set():
+            await self._hangup_caller("normal")
+
+    async def hangup(self, reason: str = "") -> None:
+        """Hang up from our side (conversation finished, timeout...)."""
+        log.info("call %s: hanging up (%s)", self.call_id, reason or "no reason given")
+        if reason and not self.hangup_cause:
+            self.hangup_cause = f"agent: {reason}"[:64]
+        if self.media is not None:
+            await self.media.wait_played()
+        await self._hangup_caller("normal")
+
+    async def _hangup_caller(self, reason: str) -> None:
+        try:
+            await self.deps.ari.hangup(self.channel_id, reason)
+        except AriError as exc:
+            if not exc.not_found and exc.status != 0:
+                log.warning("call %s: hangup failed: %s", self.call_id, exc)
+        await _wait_any(self.caller_gone.wait(), timeout=2.0)
+
+    async def _close_media(self) -> None:
+        if self.media_channel_id:
+            try:
+                await self.deps.ari.hangup(self.media_channel_id)
+            except AriError as exc:
+                if not exc.not_found and exc.status != 0:
+                    log.warning("call %s: media hangup failed: %s", self.call_id, exc)
+        if self.media is not None:
+            await self.media.close()
+
+    async def _finish(self) -> None:
+        try:
+            await self._close_media()
+            if self.bridge_id:
+                try:
+                    await self.deps.ari.destroy_bridge(self.bridge_id)
+                except AriError as exc:
+                    if not exc.not_found and exc.status != 0:
+                        log.warning("call %s: bridge destroy failed: %s", self.call_id, exc)
+            if self.caller_gone.is_set():
+                # ChannelDestroyed carries Asterisk's final hang-up cause; it follows the
+                # hang-up request within milliseconds.
+                await _wait_any(self.caller_destroyed.wait(), timeout=2.0)
+            if self.sm.can(CallState.ENDED):
+                self.sm.to(CallState.ENDED)
+            fields: dict[str, Any] = {}
+            if self.recorder is not None:
+                await self.recorder.close()
+                fields["recording_path"] = str(self.recorder.path)
+            if self.media is not None:
+                fields["caller_audio_s"] = round(self.media.caller_audio_s, 3)
+            if self.result:
+                fields["data"] = {"result": _jsonable(self.result)}
+            await self._db_wait()
+            if self.call_id:
+                await asyncio.to_thread(
+                    self.deps.store.end,
+                    self.call_id,
+                    outcome=self.outcome,
+                    hangup_cause=self.hangup_cause or "",
+                    hangup_code=self.hangup_code,
+                    ended_at=self.ended_at or utcnow(),
+                    **fields,
+                )
+                log.info(
+                    "call %s: ended outcome=%s cause=%s(%s) caller_audio=%.2fs",
+                    self.call_id,
+                    self.outcome or "completed",
+                    self.hangup_cause or "-",
+                    self.hangup_code,
+                    fields.get("caller_audio_s", 0.0),
+                )
+        finally:
+            if self.media_channel_id:
+                self.deps.unregister_channel(self.media_channel_id)
+            self.done.set()
+
+
+class SessionAudioOut:
+    """AudioOut that also moves the call between greeting/speaking and listening."""
+
+    def __init__(self, media: MediaConnection, sm: StateMachine) -> None:
+        self.media = media
+        self.sm = sm
+        self._spoke = False
+
+    async def play(self, pcm: bytes) -> None:
+        if self.sm.state in (CallState.RINGING, CallState.LISTENING):
+            first = not self._spoke and self.sm.can(CallState.GREETING)
+            self.sm.to(CallState.GREETING if first else CallState.SPEAKING)
+        self._spoke = True
+        await self.media.play(pcm)
+
+    async def flush(self) -> None:
+        await self.media.flush()
+        if self.sm.can(CallState.LISTENING) and self.sm.state != CallState.TRANSFERRING:
+            self.sm.to(CallState.LISTENING)
+
+    async def wait_played(self) -> None:
+        await self.media.wait_played()
+        if not self.media.speaking and self.sm.state in (CallState.GREETING, CallState.SPEAKING):
+            self.sm.to(CallState.LISTENING)
+
+    @property
+    def speaking(self) -> bool:
+        return self.media.speaking
+
+
+class SessionControl:
+    """CallControl handed to the conversation."""
+
+    def __init__(self, session: CallSession) -> None:
+        self.session = session
+
+    async def transfer(self, number: str) -> bool:
+        # Transfers land with the voice-agent issue; say no so the agent takes a message.
+        await self.event("transfer_unavailable", number=number)
+        return False
+
+    async def hangup(self, reason: str = "") -> None:
+        await self.session.hangup(reason)
+
+    async def record_turn(self, speaker: str, text: str, **fields: Any) -> None:
+        s = self.session
+        s._db(s.deps.store.add_turn, s.call_id, s.tenant_id, speaker, text, **fields)
+
+    async def event(self, kind: str, **data: Any) -> None:
+        s = self.session
+        s._db(s.deps.store.event, s.call_id, s.tenant_id, kind, **_jsonable(data))
+
+
+def _tenant_snapshot(tenant: Any) -> dict[str, Any]:
+    keys = (
+        "id",
+        "slug",
+        "name",
+        "language",
+        "timezone",
+        "greeting",
+        "prompt_template",
+        "questions",
+        "faq",
+        "zones",
+        "premium_zones",
+        "vocabulary",
+        "voice",
+        "business_hours",
+        "holidays",
+        "transfer_number",
+        "settings",
+    )
+    snap = {k: getattr(tenant, k) for k in keys}
+    snap["numbers"] = [n.e164 for n in tenant.numbers]
+    return snap
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+async def _wait_any(*aws: Awaitable[Any], timeout: float) -> None:
+    tasks = [asyncio.ensure_future(a) for a in aws]
+    try:
+        await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in tasks:
+            t.cancel()

@@ -1,0 +1,161 @@
+"""The ARI controller: one events websocket, one :class:`CallSession` per call.
+
+Build it with its dependencies (ARI client, stores, conversation factory);
+:func:`build_controller` does that from the configuration for ``centralino serve``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from centralino.calls.service import CallStore
+from centralino.tenants.service import TenantService
+from pbx.ari.client import AriClient, AriError
+from pbx.ari.events import AriEvent, StasisStart
+from pbx.calls.conversation import ConversationFactory
+from pbx.calls.session import CallSession, SessionDeps
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ControllerStats:
+    calls_started: int = 0
+    calls_ended: int = 0
+    reconnects: int = 0
+
+
+class Controller:
+    def __init__(
+        self,
+        ari: AriClient,
+        store: CallStore,
+        tenants: TenantService,
+        conversation_factory: ConversationFactory,
+        recordings_dir: Path,
+        media_start_timeout_s: float = 5.0,
+    ) -> None:
+        self.ari = ari
+        self.store = store
+        self.tenants = tenants
+        self.conversation_factory = conversation_factory
+        self.recordings_dir = recordings_dir
+        self.media_start_timeout_s = media_start_timeout_s
+        self.sessions: dict[str, CallSession] = {}  # caller channel id -> session
+        self._routes: dict[str, CallSession] = {}  # any of our channel ids -> session
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._http: aiohttp.ClientSession | None = None
+        self.stats = ControllerStats()
+        self.ready = asyncio.Event()
+
+    @property
+    def media_base_url(self) -> str:
+        parts = urlsplit(self.ari.settings.url)
+        scheme = "wss" if parts.scheme == "https" else "ws"
+        return f"{scheme}://{parts.netloc}"
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Serve calls until ``stop`` is set (or the task is cancelled)."""
+        recovered = await asyncio.to_thread(self.store.recover_stale)
+        if recovered:
+            log.warning("closed %d call(s) left open by a previous run", recovered)
+        self._http = aiohttp.ClientSession()
+        events = asyncio.create_task(
+            self.ari.run_events(self._on_event, self._on_connect, self._on_disconnect),
+            name="ari-events",
+        )
+        try:
+            if stop is None:
+                await events
+            else:
+                stopper = asyncio.create_task(stop.wait())
+                await asyncio.wait({events, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                stopper.cancel()
+        finally:
+            await self.shutdown(events)
+
+    async def shutdown(self, events: asyncio.Task[None] | None = None) -> None:
+        log.info("controller stopping: %d call(s) in progress", len(self.sessions))
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.ari.close()
+        if events is not None:
+            events.cancel()
+            await asyncio.gather(events, return_exceptions=True)
+        if self._http is not None:
+            await self._http.close()
+        log.info("controller stopped")
+
+    # -- events -----------------------------------------------------------------
+
+    async def _on_connect(self) -> None:
+        if self.ari.connect_count > 1:
+            self.stats.reconnects += 1
+        self.ready.set()
+        # Sessions that survived a short disconnect: drop those whose channel is gone.
+        for session in list(self.sessions.values()):
+            try:
+                await self.ari.get_channel(session.channel_id)
+            except AriError as exc:
+                if exc.not_found:
+                    session.connection_lost()
+
+    async def _on_disconnect(self) -> None:
+        self.ready.clear()
+
+    async def _on_event(self, event: AriEvent) -> None:
+        chan_id = event.channel_id
+        log.debug("ARI %s channel=%s", event.type, chan_id)
+        session = self._routes.get(chan_id) if chan_id else None
+        if session is not None:
+            await session.on_event(event)
+            return
+        if isinstance(event, StasisStart) and not event.channel.is_media:
+            self._start_session(event)
+        elif event.type == "PlaybackFinished":
+            for s in self.sessions.values():
+                await s.on_event(event)
+
+    def _start_session(self, event: StasisStart) -> None:
+        assert self._http is not None
+        deps = SessionDeps(
+            ari=self.ari,
+            http=self._http,
+            store=self.store,
+            tenants=self.tenants,
+            conversation_factory=self.conversation_factory,
+            recordings_dir=self.recordings_dir,
+            media_base_url=self.media_base_url,
+            register_channel=self._register,
+            unregister_channel=self._unregister,
+            media_start_timeout_s=self.media_start_timeout_s,
+        )
+        session = CallSession(deps, event)
+        self.sessions[session.channel_id] = session
+        self._routes[session.channel_id] = session
+        self.stats.calls_started += 1
+        task = asyncio.create_task(self._run_session(session), name=f"call {session.channel_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run_session(self, session: CallSession) -> None:
+        try:
+            await session.run()
+        finally:
+            self.sessions.pop(session.channel_id, None)
+            self._routes.pop(session.channel_id, None)
+            self.stats.calls_ended += 1
+
+    def _register(self, channel_id: str, session: CallSession) -> None:
+        self._routes[channel_id] = session
+
+    def _unregister(self, channel_id: str) -> None:
+        self._routes.pop(channel_id, None)

@@ -1,0 +1,74 @@
+"""Settings of the ``[pbx]`` section and the connection details taken from ``[asterisk]``.
+
+Ports and credentials of Asterisk are owned by ``centralino.asterisk.settings``
+(they are rendered into Asterisk's own configuration); the controller reads the
+same values so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from centralino.asterisk.settings import AsteriskSettings, load_settings
+from centralino.config import Config
+from pbx.ari.client import AriSettings
+
+SECTION = "pbx"
+
+
+@dataclass(frozen=True)
+class PbxSettings:
+    # Asterisk's HTTP server (ARI and /media) is bound to localhost.
+    asterisk_host: str = "127.0.0.1"
+    # FastAGI routing service: bind address (the dialplan connects to asterisk.agi_host).
+    agi_bind: str = "127.0.0.1"
+    # How long the default conversation listens after the greeting before saying goodbye.
+    listen_s: float = 120.0
+    # Seconds to wait for the media websocket to come up before failing the call.
+    media_start_timeout_s: float = 5.0
+    # Cap of the ARI reconnect backoff (seconds): keeps recovery after a restart fast.
+    reconnect_max_s: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.listen_s <= 0:
+            raise ValueError("listen_s must be positive")
+        if self.media_start_timeout_s <= 0:
+            raise ValueError("media_start_timeout_s must be positive")
+        if not 0.1 <= self.reconnect_max_s <= 60:
+            raise ValueError("reconnect_max_s must be between 0.1 and 60 seconds")
+
+
+@dataclass(frozen=True)
+class AmiSettings:
+    host: str
+    port: int
+    user: str
+    secret: str
+
+
+def pbx_settings(config: Config) -> PbxSettings:
+    return config.section(SECTION, PbxSettings)
+
+
+def asterisk_settings(config: Config) -> AsteriskSettings:
+    return load_settings(config)
+
+
+def ari_settings(config: Config) -> AriSettings:
+    ast = asterisk_settings(config)
+    pbx = pbx_settings(config)
+    return AriSettings(
+        url=f"http://{pbx.asterisk_host}:{ast.http_port}",
+        user=ast.ari_user,
+        password=ast.ari_password,
+        app=ast.app_name,
+        max_backoff_s=pbx.reconnect_max_s,
+    )
+
+
+def ami_settings(config: Config) -> AmiSettings:
+    ast = asterisk_settings(config)
+    pbx = pbx_settings(config)
+    return AmiSettings(
+        host=pbx.asterisk_host, port=ast.ami_port, user=ast.ami_user, secret=ast.ami_secret
+    )
