@@ -15,7 +15,13 @@ from typing import Any
 
 from agent.tts.base import TTSError, TTSProvider, Voice
 from centralino.tenants.defaults import DEFAULT_GREETING
-from pbx.calls.conversation import AudioOut, CallContext, CallControl, Conversation
+from pbx.calls.conversation import (
+    AudioOut,
+    CallContext,
+    CallControl,
+    Conversation,
+    ConversationFactory,
+)
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +104,7 @@ class GreetingConversation:
         return {"outcome": "completed"}
 
 
-def greeting_factory(tts: TTSProvider, listen_s: float = 120.0) -> Any:
+def greeting_factory(tts: TTSProvider, listen_s: float = 120.0) -> ConversationFactory:
     """A ConversationFactory building :class:`GreetingConversation` for every call."""
 
     def factory(ctx: CallContext) -> Conversation:
