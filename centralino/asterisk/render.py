@@ -27,13 +27,13 @@ REPO_TEMPLATES = Path(__file__).resolve().parents[2] / "asterisk-conf"
 RUNTIME_DIRS = ("lib", "lib/agi-bin", "spool", "run", "log", "cache", "sounds")
 
 UNAVAILABLE_TEXT = (
-    "Buongiorno, grazie per aver chiamato. In questo momento il nostro assistente"
-    " non è disponibile. Lasci pure un messaggio dopo il segnale acustico, con il suo"
-    " nome e il suo numero di telefono: la richiameremo al più presto."
+    "Buongiorno, grazie per aver chiamato. Al momento il nostro assistente non è"
+    " disponibile. Lasci un messaggio dopo il segnale acustico, con nome e numero di"
+    " telefono: la richiameremo al più presto."
 )
 FORWARD_TEXT = (
-    "Buongiorno, grazie per aver chiamato. In questo momento il nostro assistente"
-    " non è disponibile: la metto in contatto con un collega, resti in linea."
+    "Buongiorno, grazie per aver chiamato. Al momento il nostro assistente non è"
+    " disponibile: la metto in contatto con un collega, resti in linea."
 )
 UNAVAILABLE_PROMPT = "centralino-non-disponibile"
 FORWARD_PROMPT = "centralino-inoltro"
@@ -162,7 +162,7 @@ def _synthesize(text: str, dest_base: Path) -> bool:
         if pico:
             cmd = [pico, "-l", "it-IT", "-w", str(raw), text]
         else:
-            cmd = [str(espeak), "-v", "it", "-s", "150", "-w", str(raw), text]
+            cmd = [str(espeak), "-v", "it", "-s", "165", "-w", str(raw), text]
         try:
             subprocess.run(cmd, check=True, capture_output=True, timeout=60)
             for ext, rate in (("wav", "8000"), ("wav16", "16000")):
