@@ -217,5 +217,5 @@ def test_template_error_names_the_template(tmp_path: Path) -> None:
         (tmp_path / "tpl" / p.name).write_text(p.read_text())
     (tmp_path / "tpl" / "http.conf.j2").write_text("bindport = {{ s.htp_port }}\n")
     settings = AsteriskSettings(ari_password="a", ami_secret="b")
-    with pytest.raises(RenderError, match="http.conf.j2"):
+    with pytest.raises(RenderError, match=r"http\.conf\.j2"):
         render(settings, _layout(tmp_path), tmp_path / "tpl")

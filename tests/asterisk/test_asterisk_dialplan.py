@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -58,7 +59,8 @@ def test_controller_down_caller_gets_message_and_voicemail(asterisk) -> None:
     assert new, f"no voicemail in {inbox}; log:\n{log[-3000:]}"
     info = Path(str(new[-1])[: -len(".wav")] + ".txt").read_text()
     assert "callerid" in info and "+393331234567" in info
-    assert re.search(r"duration=(\d+)", info) and int(re.search(r"duration=(\d+)", info)[1]) >= 3
+    duration = re.search(r"duration=(\d+)", info)
+    assert duration is not None and int(duration[1]) >= 3, info
 
 
 def test_message_prompt_is_real_italian_audio(asterisk) -> None:
@@ -109,7 +111,7 @@ def test_dialplan_entry_points_cannot_reach_outbound(asterisk) -> None:
     assert "outbound" not in reachable
 
 
-def _reachable(cli, roots: list[str]) -> set[str]:  # type: ignore[no-untyped-def]
+def _reachable(cli: Callable[[str], str], roots: list[str]) -> set[str]:
     seen: set[str] = set()
     todo = list(roots)
     while todo:
@@ -130,7 +132,7 @@ def _reachable(cli, roots: list[str]) -> set[str]:  # type: ignore[no-untyped-de
 
 
 def test_rendered_forward_dials_only_the_configured_number(tmp_path: Path) -> None:
-    """With a trunk and a fallback forward, the only Dial reachable from inbound has a fixed target."""
+    """With a trunk and a fallback forward, every Dial reachable from inbound is fixed."""
     settings = AsteriskSettings(
         ari_password="a",
         ami_secret="b",
