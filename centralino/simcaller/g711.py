@@ -1,0 +1,67 @@
+"""G.711 µ-law / A-law codecs on numpy arrays.
+
+``audioop`` is gone in Python 3.13, so the caller does its own companding with
+two lookup tables: encoding a 20 ms frame is a single fancy-index operation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_BIAS = 0x84
+_CLIP = 32635
+
+
+def _build_ulaw_decode() -> np.ndarray:
+    u = ~np.arange(256, dtype=np.int32) & 0xFF
+    sign = u & 0x80
+    exponent = (u >> 4) & 0x07
+    mantissa = u & 0x0F
+    magnitude = (((mantissa << 3) + _BIAS) << exponent) - _BIAS
+    return np.where(sign != 0, -magnitude, magnitude).astype(np.int16)
+
+
+def _build_ulaw_encode() -> np.ndarray:
+    x = np.arange(-32768, 32768, dtype=np.int32)
+    sign = np.where(x < 0, 0x80, 0)
+    mag = np.minimum(np.abs(x), _CLIP) + _BIAS
+    # Exponent = index of the highest set bit above bit 7 (0..7).
+    exponent = np.clip(np.floor(np.log2(mag)).astype(np.int32) - 7, 0, 7)
+    mantissa = (mag >> (exponent + 3)) & 0x0F
+    return (~(sign | (exponent << 4) | mantissa) & 0xFF).astype(np.uint8)
+
+
+def _build_alaw_decode() -> np.ndarray:
+    a = np.arange(256, dtype=np.int32) ^ 0x55
+    sign = a & 0x80
+    exponent = (a >> 4) & 0x07
+    mantissa = a & 0x0F
+    magnitude = np.where(
+        exponent == 0,
+        (mantissa << 4) + 8,
+        ((mantissa << 4) + 0x108) << np.maximum(exponent - 1, 0),
+    )
+    return np.where(sign != 0, magnitude, -magnitude).astype(np.int16)
+
+
+_ULAW_DECODE = _build_ulaw_decode()
+_ULAW_ENCODE = _build_ulaw_encode()
+_ALAW_DECODE = _build_alaw_decode()
+
+ULAW_SILENCE = 0xFF  # µ-law code of linear 0
+
+
+def ulaw_encode(pcm: np.ndarray) -> bytes:
+    """Encode signed 16-bit linear samples to µ-law bytes."""
+    samples = np.asarray(pcm, dtype=np.int16).astype(np.int32) + 32768
+    return bytes(_ULAW_ENCODE[samples].tobytes())
+
+
+def ulaw_decode(data: bytes) -> np.ndarray:
+    """Decode µ-law bytes to signed 16-bit linear samples."""
+    return _ULAW_DECODE[np.frombuffer(data, dtype=np.uint8)]
+
+
+def alaw_decode(data: bytes) -> np.ndarray:
+    """Decode A-law bytes (a far end may answer PCMA even when offered PCMU)."""
+    return _ALAW_DECODE[np.frombuffer(data, dtype=np.uint8)]
