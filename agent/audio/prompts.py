@@ -65,7 +65,7 @@ def load_prompts(root: Path = DEFAULT_ROOT, include_bracketed: bool = False) -> 
 
     Transcripts with bracketed parts ("[toni ascendenti]", "Il [suo] messaggio") are
     left out by default: whether the bracketed words are spoken is not stated, so they
-    cannot be scored fairly.
+    cannot be scored fairly. Descriptions of tones ("un suono beep") are not speech.
     """
     transcripts = root / TRANSCRIPTS
     if not transcripts.exists():
@@ -84,6 +84,9 @@ def load_prompts(root: Path = DEFAULT_ROOT, include_bracketed: bool = False) -> 
             # Parenthesised parts are directions to the speaker, not spoken text.
             text = re.sub(r"\([^)]*\)", " ", text).strip()
             if not text or (not include_bracketed and ("[" in text or "]" in text)):
+                continue
+            # "un suono beep": a description of a tone, not speech.
+            if text.lower().startswith(("un suono", "suono ")):
                 continue
             wav = folder / f"{name.strip()}.wav"
             if wav.exists():

@@ -57,6 +57,17 @@ def _compression_ratio(text: str) -> float:
     return len(data) / max(1, len(zlib.compress(data)))
 
 
+def _repeated_phrase(text: str, min_words: int = 3) -> bool:
+    """A phrase of ``min_words``+ words said twice in a row: the short-window decoder's
+    typical loop ("tutti i circuiti sono ora occupati tutti i circuiti ...")."""
+    words = [w.strip(".,;:!?").lower() for w in text.split()]
+    for n in range(min_words, len(words) // 2 + 1):
+        for i in range(len(words) - 2 * n + 1):
+            if words[i : i + n] == words[i + n : i + 2 * n]:
+                return True
+    return False
+
+
 class WhisperSTT:
     """faster-whisper on a local CTranslate2 model. Implements ``STTProvider``."""
 
@@ -175,7 +186,11 @@ class WhisperSTT:
         text = r["text"].strip()
         if not text:
             return False  # nothing decoded on a short window: trust it (silence)
-        return _compression_ratio(text) > 2.4 or (r["avg_logprob"] or 0) < -1.2
+        return (
+            _compression_ratio(text) > 2.4
+            or (r["avg_logprob"] or 0) < -1.2
+            or _repeated_phrase(text)
+        )
 
     def _prompt_tokens(self, prompt: str) -> list[int]:
         tok = self._tokenizer
