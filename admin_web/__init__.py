@@ -1,0 +1,1 @@
+"""Web admin for agencies and the installation (Flask)."""

@@ -1,0 +1,74 @@
+"""What the admin needs from the rest of the product, passed into ``create_app``.
+
+Tests build a :class:`Services` around their own database; ``build_services``
+makes the production one from the configuration. Optional parts (dialogue
+engine, delivery, Asterisk control) are looked up once here, so views never
+import them directly and a missing part shows as "not available" on its page.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from admin_web.asyncrunner import AsyncRunner
+from centralino.accounts.service import AccountService, RateLimit
+from centralino.calls.service import CallStore
+from centralino.config import Config
+from centralino.db.session import Database
+from centralino.tenants.service import TenantService
+
+log = logging.getLogger(__name__)
+
+
+def optional_module(name: str) -> Any | None:
+    """Import ``name`` if that module exists; a broken module still raises."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
+            return None
+        raise
+
+
+@dataclass
+class Services:
+    config: Config
+    db: Database
+    accounts: AccountService
+    tenants: TenantService
+    calls: CallStore
+    runner: AsyncRunner = field(default_factory=AsyncRunner)
+    # agent.dialogue.factory.make_dialogue(tenant, caller_id, in_business_hours, llm=None)
+    make_dialogue: Any | None = None
+    # LLM client handed to make_dialogue (None: the engine's deterministic rules).
+    llm: Any | None = None
+    # Anything else a blueprint (API, analytics) wants to share.
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def close(self) -> None:
+        self.runner.close()
+
+
+def build_services(
+    config: Config, db: Database | None = None, rate_limit: RateLimit | None = None
+) -> Services:
+    database = db or Database(config.database_url)
+    factory = optional_module("agent.dialogue.factory")
+    return Services(
+        config=config,
+        db=database,
+        accounts=AccountService(database, rate_limit),
+        tenants=TenantService(database),
+        calls=CallStore(database),
+        make_dialogue=getattr(factory, "make_dialogue", None) if factory else None,
+    )
+
+
+def current_services() -> Services:
+    """The :class:`Services` of the app handling this request."""
+    from flask import current_app
+
+    return current_app.extensions["centralino"]
