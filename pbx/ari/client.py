@@ -12,6 +12,7 @@ restart the controller is back on the bus within a couple of seconds.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -85,8 +86,11 @@ class AriClient:
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
+            token = base64.b64encode(
+                f"{self.settings.user}:{self.settings.password}".encode()
+            ).decode("ascii")
             self._session = aiohttp.ClientSession(
-                auth=aiohttp.BasicAuth(self.settings.user, self.settings.password),
+                headers={"Authorization": f"Basic {token}"},
                 timeout=aiohttp.ClientTimeout(total=self.settings.request_timeout_s),
             )
             self._own_session = True

@@ -47,6 +47,13 @@ log = logging.getLogger(__name__)
 # Played to a caller who dialled a number no agency owns (asterisk-core-sounds-it):
 # "Il numero che ha digitato non è in uso. Prego controllare il numero e riprovare."
 UNKNOWN_DID_MEDIA = "sound:ss-noservice"
+# Channel variables set by the FastAGI routing service (pbx.agi) before Stasis.
+ROUTE_VARIABLES = (
+    "CENTRALINO_TENANT_ID",
+    "CENTRALINO_TENANT",
+    "CENTRALINO_ROUTE",
+    "CENTRALINO_HOURS",
+)
 
 
 class CallState(enum.Enum):
@@ -263,7 +270,10 @@ class CallSession:
         snapshot = _tenant_snapshot(tenant) if tenant is not None else {}
         self.tenant_id = tenant.id if tenant is not None else None
         self.tenant_slug = str(snapshot.get("slug", ""))
-        sip_call_id = await self._variable("CHANNEL(pjsip,call-id)")
+        names = ("CHANNEL(pjsip,call-id)", *ROUTE_VARIABLES)
+        values = await asyncio.gather(*(self._variable(n) for n in names))
+        sip_call_id = values[0]
+        route = dict(zip(ROUTE_VARIABLES, values[1:], strict=True))
         try:
             # Without this, a caller's ChannelDestroyed (the final hang-up cause) is not
             # delivered: the channel leaves our app at StasisEnd, before it is destroyed.
@@ -283,6 +293,8 @@ class CallSession:
         outcome = "in_progress" if tenant is not None else "unknown_did"
         self.call_id = await asyncio.to_thread(self.deps.store.start, info, outcome)
         self.sm.label = self.call_id
+        # What the FastAGI routing service decided in the dialplan (empty if it was down).
+        self._db(self.deps.store.event, self.call_id, self.tenant_id, "route", **route)
         log.info(
             "call %s: from %s to %s tenant=%s channel=%s sip_call_id=%s",
             self.call_id,

@@ -1,0 +1,149 @@
+"""Real SIP calls through the real Asterisk 22 into the ARI controller.
+
+The caller is the project's simulated caller (``centralino.simcaller``: a real
+SIP UA with RTP, measuring what it hears) or SIPp from the Asterisk root.
+"""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+import pytest
+
+from centralino.calls.models import Call, CallEvent
+from centralino.db.session import Database
+from centralino.simcaller import place_call
+from tests.pbx.conftest import DEMO_DID, UNKNOWN_DID, PbxEnv, error_lines, write_caller_wav
+
+pytestmark = [pytest.mark.asterisk, pytest.mark.slow]
+
+CALLER = "+393471234567"
+
+
+def stored(db: Database, **where: str) -> list[Call]:
+    with db.session() as s:
+        q = s.query(Call)
+        for key, value in where.items():
+            q = q.filter(getattr(Call, key) == value)
+        return list(q.all())
+
+
+def events(db: Database, call_id: str) -> list[CallEvent]:
+    with db.session() as s:
+        return list(s.query(CallEvent).filter(CallEvent.call_id == call_id).order_by(CallEvent.id))
+
+
+async def test_call_is_answered_greeted_recorded_and_stored(
+    pbx_env: PbxEnv, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The caller hears the greeting, speaks 3 s after it, hangs up; everything is stored."""
+    wav = write_caller_wav(tmp_path / "caller.wav", 3.0)
+    script = {
+        "utterances": [{"wav": str(wav), "wait_for_agent": True}],
+        "hangup_after_ms": 1000,
+        "max_wait_ms": 20000,
+    }
+    report = await place_call(
+        DEMO_DID,
+        caller_id=CALLER,
+        port=pbx_env.asterisk.sip_port,
+        script=script,
+        timeout=15,
+    )
+    await pbx_env.wait_idle()
+    assert report.answered, report.summary()
+    assert report.hangup_by == "caller"
+    # The greeting was heard at the caller: several seconds of non-silent audio.
+    assert report.heard.non_silent
+    assert report.heard.voiced_s > 2.0, report.heard
+    assert report.utterances[0].agent_finished is True
+
+    [call] = stored(pbx_env.db, sip_call_id=report.call_id)
+    with pbx_env.db.session() as s:
+        from centralino.tenants.models import Tenant
+
+        demo = s.query(Tenant).filter_by(slug="demo").one()
+    assert call.tenant_id == demo.id
+    assert call.caller_id == CALLER
+    assert call.did == DEMO_DID
+    assert call.state == "ended"
+    assert call.outcome == "completed"
+    assert call.hangup_code == 16 and call.hangup_cause == "Normal Clearing"
+    assert call.answered_at is not None and call.ended_at is not None
+    assert report.duration_s is not None and call.duration_s is not None
+    assert abs(call.duration_s - report.duration_s) < 0.5, (call.duration_s, report.duration_s)
+
+    # The controller received (and recorded) at least 95% of what the caller sent.
+    assert report.sent_audio_s >= 2.9
+    assert call.caller_audio_s is not None
+    assert call.caller_audio_s >= 0.95 * report.sent_audio_s, (
+        call.caller_audio_s,
+        report.sent_audio_s,
+    )
+    path = Path(call.recording_path)
+    assert path == pbx_env.recordings_dir / "demo" / f"{call.id}.wav"
+    with wave.open(str(path)) as w:
+        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (16000, 1, 2)
+        assert w.getnframes() / 16000 == pytest.approx(call.caller_audio_s, abs=0.05)
+
+    kinds = [e.kind for e in events(pbx_env.db, call.id)]
+    assert kinds[0] == "start" and kinds[-1] == "end" and "route" in kinds
+    with pbx_env.db.session() as s:
+        turns = s.get(Call, call.id).turns  # type: ignore[union-attr]
+        assert turns[0].speaker == "agent" and "Immobiliare Demo" in turns[0].text
+    assert error_lines(caplog) == []
+
+
+async def test_unknown_did_gets_a_message_and_is_logged(
+    pbx_env: PbxEnv, caplog: pytest.LogCaptureFixture
+) -> None:
+    report = await place_call(
+        UNKNOWN_DID,
+        caller_id=CALLER,
+        port=pbx_env.asterisk.sip_port,
+        script={"utterances": [], "max_wait_ms": 15000},
+        timeout=15,
+    )
+    await pbx_env.wait_idle()
+    assert report.answered, report.summary()
+    assert report.hangup_by == "callee"
+    # "Il numero che ha digitato non è in uso..." (asterisk-core-sounds-it), ~4 s.
+    assert report.heard.voiced_s > 2.0, report.heard
+    [call] = stored(pbx_env.db, sip_call_id=report.call_id)
+    assert call.tenant_id is None
+    assert call.outcome == "unknown_did"
+    assert call.did == UNKNOWN_DID and call.caller_id == CALLER
+    assert call.state == "ended" and call.ended_at is not None
+    assert error_lines(caplog) == []
+
+
+async def test_agi_routing_sets_channel_variables(pbx_env: PbxEnv, tmp_path: Path) -> None:
+    """The dialplan's AGI(agi://.../route) reaches our FastAGI service and sets the variables."""
+    before = pbx_env.agi.requests
+    known = await place_call(
+        DEMO_DID,
+        port=pbx_env.asterisk.sip_port,
+        script={"utterances": [], "hangup_after_ms": 500},
+        timeout=15,
+    )
+    unknown = await place_call(
+        UNKNOWN_DID,
+        port=pbx_env.asterisk.sip_port,
+        script={"utterances": [], "max_wait_ms": 15000},
+        timeout=15,
+    )
+    await pbx_env.wait_idle()
+    assert pbx_env.agi.requests == before + 2
+    routes = {}
+    for report in (known, unknown):
+        [call] = stored(pbx_env.db, sip_call_id=report.call_id)
+        [route] = [e for e in events(pbx_env.db, call.id) if e.kind == "route"]
+        routes[call.did] = route.data
+    demo = routes[DEMO_DID]
+    assert demo["CENTRALINO_ROUTE"] == "known"
+    assert demo["CENTRALINO_TENANT"] == "demo"
+    assert demo["CENTRALINO_TENANT_ID"].isdigit()
+    assert demo["CENTRALINO_HOURS"] in ("open", "closed")
+    assert routes[UNKNOWN_DID]["CENTRALINO_ROUTE"] == "unknown"
+    assert routes[UNKNOWN_DID]["CENTRALINO_TENANT"] == ""
