@@ -89,6 +89,18 @@ def tenants_list(ctx: Context) -> None:
         click.echo(f"{t.id}\t{t.slug}\t{t.name}\t{' '.join(n.e164 for n in t.numbers)}")
 
 
+def _add_builtin_commands() -> None:
+    # Asterisk management lives in centralino/ (no face import): registered directly.
+    from centralino.asterisk.cli import asterisk
+    from centralino.setup_secrets import init
+
+    cli.add_command(asterisk)
+    cli.add_command(init)
+
+
+_add_builtin_commands()
+
+
 def _load_plugins() -> None:
     for ep in entry_points(group="centralino.commands"):
         try:
