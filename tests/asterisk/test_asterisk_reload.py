@@ -170,7 +170,9 @@ def test_broken_dialplan_is_refused_and_previous_keeps_serving_calls(fresh: Live
 
 
 def test_broken_pjsip_option_is_refused(fresh: Live) -> None:
-    fresh.edit("pjsip.conf.j2", "context = from-test\n", "context = from-test\nbogus_option = yes\n")
+    fresh.edit(
+        "pjsip.conf.j2", "context = from-test\n", "context = from-test\nbogus_option = yes\n"
+    )
     res = fresh.run("check")
     assert res.returncode == 1
     assert "bogus_option" in res.stderr
