@@ -213,6 +213,9 @@ class Outbox:
         self._rng = rng
         self._clock = clock
 
+    def now(self) -> datetime:
+        return self._clock()
+
     # -- dispatcher side -------------------------------------------------
 
     @staticmethod
