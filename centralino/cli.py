@@ -96,6 +96,9 @@ def _add_builtin_commands() -> None:
 
     cli.add_command(asterisk)
     cli.add_command(init)
+    from centralino.delivery.cli import deliver
+
+    cli.add_command(deliver)
 
 
 _add_builtin_commands()
