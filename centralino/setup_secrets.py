@@ -29,23 +29,33 @@ HEADER = """# Centralino configuration (created by `centralino init`).
 
 
 def _set_key(text: str, section: str, key: str, value: str) -> str:
-    """Add ``key = "value"`` to ``[section]`` (creating the section at the end)."""
-    line = f'{key} = "{value}"\n'
-    header = re.compile(rf"^\[{re.escape(section)}\]\s*$", re.M)
-    m = header.search(text)
-    if not m:
-        if text and not text.endswith("\n"):
-            text += "\n"
-        return f"{text}\n[{section}]\n{line}"
-    # An existing empty value (key = "") is replaced in place.
-    empty = re.compile(rf'^{re.escape(key)}\s*=\s*(""|\'\')\s*$', re.M)
-    section_end = re.search(r"^\[", text[m.end() :], re.M)
-    end = m.end() + (section_end.start() if section_end else len(text) - m.end())
-    body = text[m.end() : end]
-    if empty.search(body):
-        body = empty.sub(line.rstrip("\n"), body, count=1)
-        return text[: m.end()] + body + text[end:]
-    return text[: m.end()] + "\n" + line.rstrip("\n") + text[m.end() :]
+    """Set ``key = "value"`` in ``[section]`` (created at the end when missing).
+
+    Works on lines so comments and the layout of the file are kept.
+    """
+    new_line = f'{key} = "{value}"\n'
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    header = re.compile(rf"^\s*\[{re.escape(section)}\]\s*(#.*)?$")
+    start = next((i for i, line in enumerate(lines) if header.match(line)), None)
+    if start is None:
+        return "".join(lines) + f"\n[{section}]\n{new_line}"
+    end = next(
+        (i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("[")),
+        len(lines),
+    )
+    empty = re.compile(rf"^\s*{re.escape(key)}\s*=\s*(\"\"|'')\s*(#.*)?$")
+    for i in range(start + 1, end):
+        if empty.match(lines[i]):
+            lines[i] = new_line
+            return "".join(lines)
+    last = start
+    for i in range(start + 1, end):
+        if lines[i].strip():
+            last = i
+    lines.insert(last + 1, new_line)
+    return "".join(lines)
 
 
 def init_config(path: Path) -> list[str]:
