@@ -1,9 +1,9 @@
 """What the admin needs from the rest of the product, passed into ``create_app``.
 
 Tests build a :class:`Services` around their own database; ``build_services``
-makes the production one from the configuration. Optional parts (dialogue
-engine, delivery, Asterisk control) are looked up once here, so views never
-import them directly and a missing part shows as "not available" on its page.
+makes the production one from the configuration. The dialogue factory and the
+LLM are fields so a test (or a deployment) can pass its own; ``llm=None`` means
+the engine's deterministic rules, exactly as the phone runs without Ollama.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from admin_web.asyncrunner import AsyncRunner
+from agent.dialogue.factory import make_dialogue
 from centralino.accounts.service import AccountService, RateLimit
 from centralino.calls.service import CallStore
 from centralino.config import Config
@@ -56,14 +57,13 @@ def build_services(
     config: Config, db: Database | None = None, rate_limit: RateLimit | None = None
 ) -> Services:
     database = db or Database(config.database_url)
-    factory = optional_module("agent.dialogue.factory")
     return Services(
         config=config,
         db=database,
         accounts=AccountService(database, rate_limit),
         tenants=TenantService(database),
         calls=CallStore(database),
-        make_dialogue=getattr(factory, "make_dialogue", None) if factory else None,
+        make_dialogue=make_dialogue,
     )
 
 

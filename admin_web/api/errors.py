@@ -37,7 +37,9 @@ class ApiError(Exception):
 def error_response(
     status: int, message: str, field: str | None = None, code: str | None = None, **headers: Any
 ) -> Response:
-    body = {"error": {"code": code or CODES.get(status, "error"), "message": message, "field": field}}
+    body = {
+        "error": {"code": code or CODES.get(status, "error"), "message": message, "field": field}
+    }
     response = jsonify(body)
     response.status_code = status
     for key, value in headers.items():

@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
 from admin_web.auth import client_ip
+from admin_web.clients import prompting
 from admin_web.clients.form import (
     DAYS,
     LIMITS,
@@ -22,7 +23,6 @@ from admin_web.clients.form import (
     tenant_to_dict,
     validate,
 )
-from admin_web.clients.prompting import prompt_tools
 from admin_web.scoping import ADMINS, get_or_404, require_role, scoped
 from admin_web.services import current_services, optional_module
 from admin_web.stats import client_stats
@@ -61,8 +61,7 @@ def index() -> str:
 
 
 def _render_editor(form: ClientForm, errors: dict[str, str], tenant: Tenant | None) -> Any:
-    tools = prompt_tools()
-    preview, preview_errors = tools.preview(form.prompt_template, _form_tenant(form))
+    preview, preview_errors = prompting.preview(form.prompt_template, _form_tenant(form))
     status = 400 if errors else 200
     return (
         render_template(
@@ -72,7 +71,7 @@ def _render_editor(form: ClientForm, errors: dict[str, str], tenant: Tenant | No
             tenant=tenant,
             days=DAYS,
             limits=LIMITS,
-            variables=tools.variables,
+            variables=prompting.variables(),
             preview=preview,
             preview_errors=preview_errors,
         ),
@@ -104,8 +103,7 @@ def _form_tenant(form: ClientForm) -> dict[str, Any]:
 def _save(form: ClientForm, tenant_id: int | None) -> tuple[int | None, dict[str, str]]:
     """Validate and save in one transaction with its audit entry; nothing on error."""
     services = current_services()
-    tools = prompt_tools()
-    prompt_errors = tools.validate(form.prompt_template) if form.prompt_template else []
+    prompt_errors = prompting.validate(form.prompt_template) if form.prompt_template else []
     with services.db.session() as s:
         tenant = get_or_404(s, Tenant, tenant_id, Tenant.id) if tenant_id is not None else None
         if tenant is not None:
@@ -218,7 +216,7 @@ def preview() -> Response:
             text="",
             errors=[_("At most %(limit)s characters.", limit=LIMITS["prompt_template"])],
         )
-    text, errors = prompt_tools().preview(form.prompt_template, _form_tenant(form))
+    text, errors = prompting.preview(form.prompt_template, _form_tenant(form))
     return jsonify(text=text, errors=errors)
 
 
