@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -51,6 +51,13 @@ class AccountError(ValueError):
         self.field = field
 
 
+class Actor(Protocol):
+    """Whoever makes a change: a User row or the web session's copy of it."""
+
+    id: int
+    email: str
+
+
 class LoginRateLimited(Exception):
     """Too many failed logins for this e-mail or IP address recently."""
 
@@ -87,7 +94,7 @@ class AccountService:
         tenant_id: int | None = None,
         password: str | None = None,
         *,
-        actor: User | None = None,
+        actor: Actor | None = None,
         ip: str = "",
         session: Session | None = None,
     ) -> NewUser:
@@ -143,7 +150,7 @@ class AccountService:
         return NewUser(user.id, email, generated)
 
     def set_active(
-        self, session: Session, user: User, active: bool, *, actor: User | None, ip: str = ""
+        self, session: Session, user: User, active: bool, *, actor: Actor | None, ip: str = ""
     ) -> None:
         before = user_snapshot(user)
         user.active = active
@@ -160,7 +167,7 @@ class AccountService:
         )
 
     def reset_password(
-        self, session: Session, user: User, *, actor: User | None, ip: str = ""
+        self, session: Session, user: User, *, actor: Actor | None, ip: str = ""
     ) -> str:
         """Give ``user`` a new generated password and return it (shown once)."""
         password = generate_password()
@@ -233,7 +240,7 @@ class AccountService:
     def audit(
         self,
         session: Session,
-        actor: User | None,
+        actor: Actor | None,
         action: str,
         object_type: str = "",
         object_id: str = "",
