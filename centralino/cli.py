@@ -52,6 +52,9 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not verbose:
+        # Alembic logs every plugin and revision at INFO: noise on each start.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     ctx.obj = Context(config_path)
 
 
@@ -99,6 +102,9 @@ def _add_builtin_commands() -> None:
     from centralino.delivery.cli import deliver
 
     cli.add_command(deliver)
+    from centralino.launcher import run
+
+    cli.add_command(run)
 
 
 _add_builtin_commands()
@@ -109,7 +115,7 @@ def _load_plugins() -> None:
         try:
             command = ep.load()
         except Exception as exc:  # a broken face must not take the whole CLI down
-            log.debug("cannot load command %s: %s", ep.name, exc)
+            log.warning("cannot load command %s: %s", ep.name, exc)
             continue
         cli.add_command(command, ep.name)
 
