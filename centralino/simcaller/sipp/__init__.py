@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import csv
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -71,9 +72,9 @@ def render(src: Path, dest: Path, values: Mapping[str, str]) -> None:
     text = src.read_text(encoding="utf-8")
     for key, value in values.items():
         text = text.replace("{{" + key + "}}", value)
-    if "{{" in text:
-        start = text.index("{{")
-        raise SippError(f"{src}: placeholder {text[start : text.index('}}', start) + 2]} not set")
+    missing = sorted(set(re.findall(r"\{\{([A-Z_]+)\}\}", text)))
+    if missing:
+        raise SippError(f"{src}: placeholder(s) {', '.join(missing)} not set")
     dest.write_text(text, encoding="utf-8")
 
 
