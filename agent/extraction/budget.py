@@ -110,7 +110,7 @@ _MIN_CUES = [
     ("sopra", "i"),
     ("sopra",),
 ]
-_RANGE_MIDDLE = {"e", "a", "ai", "agli", "al", "alle", "fino"}
+_RANGE_MIDDLE = {"e", "a", "ai", "agli", "al", "alle", "fino", "i", "gli"}
 
 
 @dataclass(frozen=True)
@@ -126,8 +126,23 @@ def _ends_with(tokens: list[str], end: int, cue: tuple[str, ...]) -> bool:
 
 
 def _money_amounts(tokens: list[str], expecting: bool) -> list[Amount]:
+    found = find_amounts(tokens)
+    money = _filter_money(tokens, found, expecting)
+    # "da 300 a 350 mila": a bare number joined to a money amount is the range's start.
     out = []
-    for a in find_amounts(tokens):
+    for i, a in enumerate(found):
+        if a in money:
+            out.append(a)
+        elif i + 1 < len(found) and found[i + 1] in money:
+            between = tokens[a.end : found[i + 1].start]
+            if between and all(t in _RANGE_MIDDLE for t in between) and a.value >= 1:
+                out.append(a)
+    return out
+
+
+def _filter_money(tokens: list[str], found: list[Amount], expecting: bool) -> list[Amount]:
+    out = []
+    for a in found:
         after = tokens[a.end] if a.end < len(tokens) else ""
         before = tokens[a.start - 1] if a.start > 0 else ""
         if after in _NOT_MONEY_AFTER and not a.has_scale:

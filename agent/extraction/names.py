@@ -53,6 +53,8 @@ _NOT_NAME = _wordset(
     valutazione urgente subito domani oggi mattina pomeriggio sera
     stato stata venuto venuta nato nata rimasto molto contento contenta
     disponibile libero libera tornato tornata sposato sposata
+    ho hai ha abbiamo avete hanno sto stiamo vivo abito devo dovrei avrei possiedo posso
+    vorremmo volevamo cercavo chiamavo pensavo avevo stavo
     """
 )
 _TITLES = _wordset(
@@ -80,8 +82,15 @@ def _name_tokens(orig: list[str], folded: list[str], start: int, strict: bool) -
     """Up to 3 name-like tokens from ``start``; titles are skipped."""
     out: list[str] = []
     i = start
-    while i < len(folded) and folded[i] in _TITLES:
+    titled = False
+    # "sono il signor Ferrari", "la dottoressa Bianchi": a title announces a name.
+    while i < len(folded) and (
+        folded[i] in _TITLES
+        or (folded[i] in ("il", "la") and i + 1 < len(folded) and folded[i + 1] in _TITLES)
+    ):
+        titled = titled or folded[i] in _TITLES
         i += 1
+    strict = strict and not titled
     while i < len(folded) and len(out) < 4:
         f = folded[i]
         if f in _PARTICLES and out and i + 1 < len(folded):

@@ -1,0 +1,172 @@
+from __future__ import annotations
+
+import pytest
+
+from agent.extraction import EXTRACTION_SCHEMA, Extractor, Intent
+from agent.extraction.intents import detect
+from agent.extraction.text import fold
+from agent.llm.schema import validate
+
+ZONES = ["Navigli", "Porta Romana", "Città Studi", "Brera", "Isola", "Lambrate", "Centro Storico"]
+
+
+@pytest.fixture(scope="module")
+def ex() -> Extractor:
+    return Extractor(ZONES)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Sono Mario Rossi, cerco un trilocale ai Navigli sui 400 mila",
+            {
+                "name": "Mario Rossi",
+                "request_type": "buy",
+                "property_type": "trilocale",
+                "zone": "Navigli",
+                "budget_max": 400_000,
+            },
+        ),
+        (
+            "Buongiorno, mi chiamo Giulia Bianchi, vorrei vendere una villa a Brera, è urgente",
+            {
+                "name": "Giulia Bianchi",
+                "request_type": "sell",
+                "property_type": "villa",
+                "zone": "Brera",
+                "urgency": "high",
+            },
+        ),
+        (
+            "cerco un bilocale in affitto zona citta studi massimo 900 euro al mese",
+            {
+                "request_type": "rent",
+                "property_type": "bilocale",
+                "zone": "Città Studi",
+                "budget_max": 900,
+            },
+        ),
+        (
+            "Vorrei acquistare un attico in centro storico tra 1 e 1,5 milioni, non ho fretta",
+            {
+                "request_type": "buy",
+                "property_type": "attico",
+                "zone": "Centro Storico",
+                "budget_min": 1_000_000,
+                "budget_max": 1_500_000,
+                "urgency": "low",
+            },
+        ),
+        (
+            "Salve, sono Luca Verdi, ho un trilocale all'Isola da affittare, richiamatemi domani "
+            "mattina",
+            {
+                "name": "Luca Verdi",
+                "request_type": "rent_out",
+                "property_type": "trilocale",
+                "zone": "Isola",
+                "callback_time": "domani mattina",
+            },
+        ),
+        (
+            "Vorrei una valutazione del mio quadrilocale a Lambrate",
+            {"request_type": "valuation", "property_type": "quadrilocale", "zone": "Lambrate"},
+        ),
+        # Whisper style: digits with dots, capitalised, punctuated.
+        (
+            "Cerco un appartamento a Porta Romana. Budget 300.000 euro.",
+            {
+                "request_type": "buy",
+                "property_type": "appartamento",
+                "zone": "Porta Romana",
+                "budget_max": 300_000,
+            },
+        ),
+        (
+            "duecento cinquanta mila, zona navili",
+            {"zone": "Navigli", "budget_max": 250_000},
+        ),
+    ],
+)
+def test_several_fields_in_one_sentence(ex, text, expected):
+    result = ex.extract(text)
+    assert result.fields == expected
+    assert set(result.confidence) == set(expected)
+    assert all(0 < c <= 1 for c in result.confidence.values())
+
+
+def test_expecting_makes_bare_answers_count(ex):
+    assert ex.extract("Mario Rossi").fields == {}
+    assert ex.extract("Mario Rossi", expecting="name").fields == {"name": "Mario Rossi"}
+    assert ex.extract("sui 400", expecting="budget").fields == {"budget_max": 400_000}
+    assert ex.extract("domani mattina").fields == {}
+    assert ex.extract("domani mattina", expecting="callback_time").fields == {
+        "callback_time": "domani mattina"
+    }
+
+
+def test_stt_confidence_scales_field_confidence(ex):
+    sure = ex.extract("un trilocale ai Navigli", confidence=1.0)
+    unsure = ex.extract("un trilocale ai Navigli", confidence=0.3)
+    assert unsure.confidence["zone"] < sure.confidence["zone"]
+
+
+def test_unlisted_zone_is_noted(ex):
+    result = ex.extract("cerco in zona Bovisa")
+    assert result.fields["zone"] == "Bovisa"
+    assert result.notes == ["Zona richiesta non in elenco: Bovisa"]
+
+
+def test_as_json_matches_llm_schema(ex):
+    data = ex.extract("Sono Mario Rossi, cerco un trilocale ai Navigli").as_json()
+    assert validate(data, EXTRACTION_SCHEMA) == []
+
+
+@pytest.mark.parametrize("text", ["", "   ", "...", "ehm", "123", "?!"])
+def test_garbage_is_harmless(ex, text):
+    assert ex.extract(text).fields == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("sì", Intent.YES),
+        ("Sì, esatto", Intent.YES),
+        ("certo", Intent.YES),
+        ("va bene", Intent.YES),
+        ("è corretto", Intent.YES),
+        ("no", Intent.NO),
+        ("No, il budget è 300 mila", Intent.NO),
+        ("non è corretto", Intent.NO),
+        ("può ripetere?", Intent.REPEAT),
+        ("come scusi?", Intent.REPEAT),
+        ("non ho capito", Intent.REPEAT),
+        ("mi passi un operatore", Intent.TRANSFER),
+        ("vorrei parlare con una persona", Intent.TRANSFER),
+        ("posso parlare con un agente?", Intent.TRANSFER),
+        ("arrivederci", Intent.GOODBYE),
+        ("grazie, buona giornata", Intent.GOODBYE),
+        ("non lo so", Intent.DONT_KNOW),
+        ("è indifferente", Intent.DONT_KNOW),
+        ("a che ora aprite?", Intent.QUESTION),
+        ("Dove siete", Intent.QUESTION),
+        ("quanto prendete di provvigione", Intent.QUESTION),
+    ],
+)
+def test_intents(text, intent):
+    assert intent in detect(fold(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("sono di Milano", Intent.YES),
+        ("Sì, ma il budget è 300 mila", Intent.NO),
+        ("vorrei vendere", Intent.QUESTION),
+        ("nono piano", Intent.NO),
+        ("grazie", Intent.GOODBYE),
+    ],
+)
+def test_intents_not_detected(text, intent):
+    assert intent not in detect(fold(text))

@@ -1,0 +1,189 @@
+from __future__ import annotations
+
+import pytest
+
+from agent.extraction import fields as f
+from agent.extraction.names import extract_name
+from agent.extraction.text import fold
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("cerco un monolocale", "monolocale"),
+        ("un bilocale", "bilocale"),
+        ("Trilocale", "trilocale"),
+        ("quadrilocale con terrazzo", "quadrilocale"),
+        ("un appartamento", "appartamento"),
+        ("una villa con giardino", "villa"),
+        ("una villetta a schiera", "villetta"),
+        ("un attico", "attico"),
+        ("un loft", "loft"),
+        ("una casa indipendente", "casa indipendente"),
+        ("un ufficio in centro", "ufficio"),
+        ("un negozio", "negozio"),
+        ("un box auto", "box"),
+        ("un garage", "box"),
+        ("un terreno edificabile", "terreno"),
+        ("una mansarda", "mansarda"),
+        ("tre locali", "trilocale"),
+        ("2 locali", "bilocale"),
+        ("un trilocal", "trilocale"),  # truncated by STT
+        ("bilocalle", "bilocale"),  # typo
+    ],
+)
+def test_property_type(text, value):
+    found = f.property_type(fold(text))
+    assert found is not None and found[0] == value
+
+
+@pytest.mark.parametrize("text", ["cerco casa", "buongiorno", "zona Città Studi", "sono Mario"])
+def test_no_property_type(text):
+    assert f.property_type(fold(text)) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("vorrei comprare casa", "buy"),
+        ("voglio acquistare un bilocale", "buy"),
+        ("cerco casa", "buy"),
+        ("sto cercando un trilocale", "buy"),
+        ("vorrei vendere il mio appartamento", "sell"),
+        ("devo vendere casa", "sell"),
+        ("vorrei metterla in vendita", "sell"),
+        ("cerco casa in affitto", "rent"),
+        ("vorrei prendere in affitto un bilocale", "rent"),
+        ("cerco un monolocale in locazione", "rent"),
+        ("vorrei affittare il mio appartamento", "rent_out"),
+        ("ho un bilocale da affittare", "rent_out"),
+        ("vorrei dare in affitto la mia casa", "rent_out"),
+        ("vorrei una valutazione", "valuation"),
+        ("quanto vale la mia casa?", "valuation"),
+        ("mi servirebbe una stima dell'immobile", "valuation"),
+    ],
+)
+def test_request_type(text, value):
+    found = f.request_type(fold(text))
+    assert found is not None and found[0] == value
+
+
+@pytest.mark.parametrize(
+    ("text", "value"), [("acquistare", "buy"), ("vendere", "sell"), ("acquisto", "buy")]
+)
+def test_request_type_bare_answers(text, value):
+    found = f.request_type(fold(text), expecting=True)
+    assert found is not None and found[0] == value
+
+
+def test_landlord_and_tenant_are_distinguishable():
+    landlord = f.request_type(fold("vorrei affittare il mio appartamento"))
+    tenant = f.request_type(fold("cerco un appartamento in affitto"))
+    assert landlord and tenant and landlord[0] != tenant[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("è urgente", "high"),
+        ("mi serve subito", "high"),
+        ("immediato", "high"),
+        ("entro un mese", "high"),
+        ("il prima possibile", "high"),
+        ("entro due settimane", "high"),
+        ("nei prossimi mesi", "medium"),
+        ("entro sei mesi", "medium"),
+        ("tra qualche mese", "medium"),
+        ("entro 3 mesi", "medium"),
+        ("non ho fretta", "low"),
+        ("sto solo guardando", "low"),
+        ("con calma", "low"),
+        ("il prossimo anno", "low"),
+        ("nessuna fretta", "low"),
+    ],
+)
+def test_urgency(text, value):
+    found = f.urgency(fold(text))
+    assert found is not None and found[0] == value
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("domani mattina", "domani mattina"),
+        ("dopo le 18", "dopo le 18"),
+        ("nel pomeriggio", "nel pomeriggio"),
+        ("in mattinata", "in mattinata"),
+        ("lunedì pomeriggio", "lunedì pomeriggio"),
+        ("domani dopo le sei", "domani dopo le 18"),
+        ("verso le 17.30", "verso le 17:30"),
+        ("dalle 9 alle 12", "dalle 9 alle 12"),
+        ("la sera", "la sera"),
+        ("quando volete", "qualsiasi orario"),
+    ],
+)
+def test_callback_time(text, value):
+    found = f.callback_time(fold(text), expecting=True)
+    assert found is not None and found[0] == value
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("il mio numero è 333 123 4567", "+393331234567"),
+        ("tre tre tre, uno due tre, quattro cinque sei sette", "+393331234567"),
+        ("+39 02 1234 5678", "+390212345678"),
+        ("zero due, uno due tre quattro cinque sei sette otto", "+390212345678"),
+    ],
+)
+def test_phone_number(text, value):
+    found = f.phone_number(text, expecting=True)
+    assert found is not None and found[0] == value
+
+
+def test_phone_needs_context_or_question():
+    assert f.phone_number("333 123 4567") is None
+    assert f.phone_number("mi richiami al numero 3331234567") == ("+393331234567", 0.8)
+    assert f.phone_number("tre tre", expecting=True) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expecting", "name"),
+    [
+        ("mi chiamo Mario Rossi", False, "Mario Rossi"),
+        ("Mi chiamo mario rossi", False, "Mario Rossi"),
+        ("Sono Giulia Bianchi", False, "Giulia Bianchi"),
+        ("sono giulia bianchi", False, "Giulia Bianchi"),
+        ("Buongiorno, sono Luca Verdi e vorrei vendere", False, "Luca Verdi"),
+        ("il mio nome è Anna Neri", False, "Anna Neri"),
+        ("Sono il signor Ferrari", False, "Ferrari"),
+        ("Mario Rossi", True, "Mario Rossi"),
+        ("Rossi Mario", True, "Mario Rossi"),
+        ("allora, Paolo Esposito", True, "Paolo Esposito"),
+        ("mi chiamo Marco De Luca", False, "Marco De Luca"),
+        ("Sono Chiara D'Angelo", False, "Chiara D'Angelo"),
+        ("Sono Tiziano Moretti", False, "Tiziano Moretti"),
+    ],
+)
+def test_names(text, expecting, name):
+    found = extract_name(text, expecting=expecting)
+    assert found is not None and found[0] == name
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "sono interessato a un bilocale",
+        "sono di Milano",
+        "sono io",
+        "Sono molto interessata",
+        "Mario Rossi",  # bare words: only a name when the name was asked
+        "cerco un trilocale",
+    ],
+)
+def test_not_names(text):
+    assert extract_name(text) is None
+
+
+def test_bare_answer_with_more_words_is_not_a_name():
+    assert extract_name("cerco un trilocale ai Navigli", expecting=True) is None
