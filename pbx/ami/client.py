@@ -114,34 +114,45 @@ class AmiClient:
         resp = await self.action({"Action": "CoreStatus"})
         if not getattr(resp, "success", False):
             raise AmiError(f"CoreStatus failed: {dict(resp)}")
-        return {str(k): str(v) for k, v in dict(resp).items()}
+        return {str(k): str(v) for k, v in resp.items()}
 
     async def originate(
         self,
         channel: str,
         *,
-        context: str,
-        exten: str,
+        context: str = "",
+        exten: str = "",
         priority: int = 1,
+        application: str = "",
+        data: str = "",
         caller_id: str = "",
         variables: dict[str, str] | None = None,
         timeout_s: int = 30,
     ) -> dict[str, str]:
-        """Place a call (demo and test calls). Async originate: returns when queued."""
+        """Place a call (demo and test calls): connect ``channel`` to a dialplan
+        extension (context/exten) or to an application. Returns once queued."""
+        if bool(application) == bool(context and exten):
+            raise AmiError("originate needs either context+exten or application")
         action: dict[str, Any] = {
             "Action": "Originate",
             "Channel": channel,
-            "Context": context,
-            "Exten": exten,
-            "Priority": str(priority),
             "Timeout": str(timeout_s * 1000),
             "Async": "true",
         }
+        if application:
+            action.update(Application=application, Data=data)
+        else:
+            action.update(Context=context, Exten=exten, Priority=str(priority))
         if caller_id:
             action["CallerID"] = caller_id
         if variables:
             action["Variable"] = ",".join(f"{k}={v}" for k, v in variables.items())
-        resp = await self.action(action)
-        if not getattr(resp, "success", False):
-            raise AmiError(f"Originate {channel} failed: {dict(resp)}")
-        return {str(k): str(v) for k, v in dict(resp).items()}
+        # Async originate answers "successfully queued", then an OriginateResponse
+        # event once the channel answered or failed; panoramisk returns both.
+        resp = await self.action(action, timeout_s=timeout_s + 5)
+        messages = list(resp) if isinstance(resp, list) else [resp]
+        final = {str(k): str(v) for k, v in dict(messages[-1]).items()}
+        ok = all(str(m.get("Response", "")).lower() == "success" for m in messages)
+        if not ok:
+            raise AmiError(f"Originate {channel} failed: {final}")
+        return final

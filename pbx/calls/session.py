@@ -365,7 +365,13 @@ class CallSession:
         self.media_channel_id = f"media-{self.call_id}"
         # Route the media channel's events (its StasisStart) to us before it exists.
         self.deps.register_channel(self.media_channel_id, self)
-        await ari.external_media(channel_id=self.media_channel_id)
+        # An invalid caller number on the media leg keeps the bridge from pushing it to
+        # the caller as a connected-line update: chan_pjsip would otherwise send a
+        # re-INVITE/UPDATE with an empty P-Asserted-Identity at every answer.
+        await ari.external_media(
+            channel_id=self.media_channel_id,
+            variables={"CALLERID(num-valid)": "0", "CALLERID(name-valid)": "0"},
+        )
         conn_id = await ari.get_variable(self.media_channel_id, "MEDIA_WEBSOCKET_CONNECTION_ID")
         if not conn_id:
             raise MediaError("externalMedia channel has no MEDIA_WEBSOCKET_CONNECTION_ID")
