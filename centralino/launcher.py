@@ -238,7 +238,10 @@ def run(obj: Any, no_demo: bool, exit_after_demo: bool, admin_port: int | None) 
                     f" {config_path} and restart, then register centralino-phone at"
                     f" {sip_address(inst)} and dial {did}. Trunks: docs/asterisk.md."
                 )
-        click.echo(f"Admin: see {logs / 'admin.log'} for its URL.")
+        admin_raw = config.raw("admin")
+        admin_host = admin_raw.get("host", "127.0.0.1")
+        admin_url = f"http://{admin_host}:{admin_port or admin_raw.get('port', 8080)}/"
+        click.echo(f"Admin: {admin_url} (log {logs / 'admin.log'})")
         click.echo(
             "First login: .venv/bin/centralino admin create-user --email you@agency.it"
             " --role installation_admin  (prints a generated password once)"
