@@ -158,6 +158,8 @@ def _api_field(form_field: str) -> str:
         return f"questions[{form_field[2:]}]"
     if form_field == "voice_provider":
         return "voice.provider"
+    if form_field == "voice_id":
+        return "voice.voice_id"
     if form_field == "voice_offline":
         return "voice.offline_voice"
     if form_field.startswith("voice_"):
