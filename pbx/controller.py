@@ -110,6 +110,20 @@ class Controller:
 
     async def _on_disconnect(self) -> None:
         self.ready.clear()
+        if not self.sessions:
+            return
+        try:
+            await self.ari.asterisk_info()
+        except AriError as exc:
+            if exc.status == 0:
+                # Asterisk itself is gone (restart, crash): so are its channels. Close
+                # the sessions now so their rows say what happened.
+                log.warning(
+                    "Asterisk unreachable with %d call(s) in progress; closing them",
+                    len(self.sessions),
+                )
+                for session in list(self.sessions.values()):
+                    session.connection_lost()
 
     async def _on_event(self, event: AriEvent) -> None:
         chan_id = event.channel_id

@@ -206,9 +206,12 @@ class CallSession:
 
     def connection_lost(self) -> None:
         """Asterisk went away (restart): the call is over, whatever happened to it."""
-        if not self.caller_gone.is_set():
+        if self.ended_at is None:
             self.hangup_cause = self.hangup_cause or "asterisk connection lost"
-            self.outcome = self.outcome or "failed"
+            # The media leg may have dropped a moment earlier and let the conversation
+            # finish as "completed"; it was not. A real result (e.g. a lead) stays.
+            if self.outcome in (None, "completed"):
+                self.outcome = "failed"
             self._mark_caller_gone("", None, "")
 
     # -- database (always in worker threads) --------------------------------------

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import wave
 from pathlib import Path
 
@@ -138,3 +140,44 @@ async def test_ami_wrong_secret_is_a_clear_error(pbx_env: PbxEnv) -> None:
     ami.close()
     with pytest.raises(AmiError, match="no default credentials"):
         AmiClient(AmiSettings(good.host, good.port, good.user, ""))
+
+
+async def test_asterisk_crash_mid_call_closes_the_row(
+    pbx_env: PbxEnv, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Asterisk killed (SIGKILL) during a call: the row is completed as failed, not left open.
+
+    (A graceful Asterisk stop hangs its channels up first, so those rows end normally
+    with Asterisk's cause.) The controller then reconnects to the restarted Asterisk.
+    """
+    call_task = asyncio.create_task(
+        place_call(
+            DEMO_DID,
+            port=pbx_env.asterisk.sip_port,
+            script={"utterances": [], "hangup_after_ms": 9000},
+            timeout=15,
+        )
+    )
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 15
+    while not pbx_env.controller.sessions and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+    assert pbx_env.controller.sessions, "the call never reached the controller"
+    await asyncio.sleep(1.5)
+    process = pbx_env.asterisk.instance.process
+    pid = process.pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    await pbx_env.wait_idle(20)
+    while process.running():
+        await asyncio.sleep(0.1)
+    await asyncio.to_thread(pbx_env.asterisk.start)
+    report = await call_task
+    with pbx_env.db.session() as s:
+        call = s.query(Call).filter(Call.sip_call_id == report.call_id).one()
+        assert call.state == "ended"
+        assert call.outcome == "failed"
+        assert call.hangup_cause == "asterisk connection lost"
+        assert call.ended_at is not None
+    await asyncio.wait_for(pbx_env.controller.ready.wait(), 10)
+    assert error_lines(caplog) == []
