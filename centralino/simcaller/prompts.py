@@ -47,9 +47,22 @@ def _in_root(root: Path, path: str) -> Path:
     return current
 
 
+# The transcript file lost some accented letters to "?" (a latin-1 round trip).
+_DAMAGED = (
+    (re.compile(r"\bsar\?"), "sarà"),
+    (re.compile(r"\bpu\?"), "può"),
+    (re.compile(r"\bcos\?"), "così"),
+    (re.compile(r"\bpi\?"), "più"),
+    (re.compile(r"(?<=\s)\?(?=\s)"), "è"),
+)
+
+
 def clean_transcript(text: str) -> str:
-    """Drop bracketed sound descriptions and parenthesised translator notes."""
-    t = re.sub(r"\[[^\]]*\]", " ", text)
+    """Repair lost accents; drop bracketed sounds and parenthesised translator notes."""
+    t = text
+    for pattern, repl in _DAMAGED:
+        t = pattern.sub(repl, t)
+    t = re.sub(r"\[[^\]]*\]", " ", t)
     t = re.sub(r"\([^)]*\)", " ", t)
     t = re.sub(r"\s+", " ", t).strip()
     t = re.sub(r"\s+([.,;:!?])", r"\1", t)

@@ -192,6 +192,7 @@ def test_sync_api_and_cli_json(uas: Callable[..., SippServer], tmp_path: Path) -
     server = uas("uas", calls=2)
     report = place_call_sync(DID, port=server.port, script={"hangup_after_ms": 100})
     assert report.ok
+    (tmp_path / "s.json").write_text(json.dumps({"hangup_after_ms": 200}))
     config = tmp_path / "c.toml"
     config.write_text(f'[paths]\nruntime_dir = "{tmp_path}"\n')
     proc = subprocess.run(
@@ -208,6 +209,8 @@ def test_sync_api_and_cli_json(uas: Callable[..., SippServer], tmp_path: Path) -
             str(server.port),
             "--json",
             "--no-db",
+            "--script",
+            str(tmp_path / "s.json"),
         ],
         capture_output=True,
         text=True,

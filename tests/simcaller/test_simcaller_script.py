@@ -107,6 +107,11 @@ def test_italian_prompts_have_transcripts(prompt_wavs: dict[str, Path]) -> None:
     assert "ascending-2tone" not in prompts  # a sound effect, not speech
     assert any(p.name == "ascending-2tone" for p in italian_prompts(speech_only=False))
     assert clean_transcript("Uno [beep] (nota) due .") == "Uno due."
+    # Accents the shipped transcript file lost ("pu?") are restored.
+    assert prompts["cannot-complete-as-dialed"].text == (
+        "La chiamata non può essere completata così come composta."
+    )
+    assert prompts["conf-full"].text == "La conferenza è piena."
 
 
 # --- CLI bad input: exit status 2 and no call placed ------------------------------
