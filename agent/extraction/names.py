@@ -55,6 +55,8 @@ _NOT_NAME = _wordset(
     disponibile libero libera tornato tornata sposato sposata
     ho hai ha abbiamo avete hanno sto stiamo vivo abito devo dovrei avrei possiedo posso
     vorremmo volevamo cercavo chiamavo pensavo avevo stavo
+    puo potrebbe potete ripetere ripeta scusi scusa come cosa capito sentito senta guardi
+    aspetti attenda pronto momento perfetto esatto giusto sbagliato corretto
     """
 )
 _TITLES = _wordset(
@@ -78,7 +80,9 @@ _FILLERS = _wordset(
 _TOKEN = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿ]+(?:'[A-Za-zÀ-ÖØ-öø-ÿ]+)?")
 
 
-def _name_tokens(orig: list[str], folded: list[str], start: int, strict: bool) -> list[str]:
+def _name_tokens(
+    orig: list[str], folded: list[str], start: int, strict: bool, mixed_case: bool = False
+) -> list[str]:
     """Up to 3 name-like tokens from ``start``; titles are skipped."""
     out: list[str] = []
     i = start
@@ -101,6 +105,9 @@ def _name_tokens(orig: list[str], folded: list[str], start: int, strict: bool) -
                 continue
             break
         if f in _NOT_NAME or len(f) < 2 or not f.replace("'", "").isalpha():
+            break
+        # In Whisper's capitalised text a name goes on only with capitalised words.
+        if out and mixed_case and out[0][:1].isupper() and not orig[i][:1].isupper():
             break
         if strict and not out:
             capitalised = orig[i][:1].isupper() and not orig[i].isupper()
@@ -133,7 +140,9 @@ def extract_name(text: str, *, expecting: bool = False) -> tuple[str, float] | N
                 continue
             weak = trigger in (("sono",), ("parla",))
             # In lowercase chat text capitalisation says nothing: rely on the names list.
-            toks = _name_tokens(orig, folded, i + n, strict=weak and not expecting)
+            toks = _name_tokens(
+                orig, folded, i + n, strict=weak and not expecting, mixed_case=not lowercase_text
+            )
             unknown = bool(toks) and fold(toks[0]) not in FIRST_NAMES
             if weak and unknown and lowercase_text and not expecting:
                 continue
@@ -146,7 +155,7 @@ def extract_name(text: str, *, expecting: bool = False) -> tuple[str, float] | N
         i = 0
         while i < len(folded) and folded[i] in _FILLERS:
             i += 1
-        toks = _name_tokens(orig, folded, i, strict=False)
+        toks = _name_tokens(orig, folded, i, strict=False, mixed_case=not lowercase_text)
         # A bare answer is a name only if nothing else follows it.
         if toks and len(toks) >= max(1, len(folded) - i - 1):
             conf = 0.75 if len(toks) > 1 else 0.6
