@@ -201,7 +201,14 @@ class SimulatedCall:
             self._send(response_to(msg, 200, "OK").to_bytes())
             self._remote_bye.set()
             return
-        if msg.method == "INVITE":  # re-INVITE (session refresh, hold): keep our offer
+        if msg.method == "INVITE":  # re-INVITE (media move, refresh): follow it, keep our SDP
+            if msg.body:
+                try:
+                    offer = parse_sdp(msg.body)
+                except SipParseError:
+                    offer = None
+                if offer is not None and offer.port > 0 and offer.ip != "0.0.0.0":
+                    self.rtp.remote = (offer.ip, offer.port)
             resp = response_to(msg, 200, "OK")
             resp.add_header("Contact", self._contact())
             resp.add_header("Content-Type", "application/sdp")

@@ -20,7 +20,7 @@ import pytest
 from centralino.simcaller import Credentials, place_call, place_call_sync
 from centralino.simcaller.audio import load_8k, read_wav, voiced_duration
 from centralino.simcaller.script import parse_script
-from centralino.simcaller.sipp import SippServer, run_sipp
+from centralino.simcaller.sipp import SippServer, free_udp_port, run_sipp
 
 pytestmark = pytest.mark.slow
 DID = "+390212345678"
@@ -232,3 +232,24 @@ def test_run_sipp_load_helper(uas: Callable[..., SippServer], prompt_wavs: dict[
     _finished(server)
     assert result.ok, result.output_tail
     assert (result.answered, result.successful, result.failed) == (3, 3, 0)
+
+
+async def test_follows_a_reinvite_that_moves_the_media(
+    uas: Callable[..., SippServer], prompt_wavs: dict[str, Path], tmp_path: Path
+) -> None:
+    dead = free_udp_port()
+    server = uas("uas_reinvite.xml", values={"DEAD_PORT": str(dead)}, extra_args=["-rtp_echo"])
+    script = parse_script(
+        {
+            "utterances": [
+                {"wav": str(prompt_wavs["hello-world"]), "wait_for_agent": False, "pause_ms": 500}
+            ],
+            "hangup_after_ms": 800,
+        },
+        tmp_path,
+    )
+    report = await place_call(DID, port=server.port, script=script)
+    _finished(server)  # SIPp got our 200 OK to its re-INVITE (and then our BYE)
+    assert report.ok, report.error
+    assert report.rtp["remote"] != f"127.0.0.1:{dead}"
+    assert report.heard.voiced_s > 0.3  # the echo from the new media address

@@ -184,3 +184,13 @@ def test_cli_unreachable_server_reports_and_fails(tmp_path: Path) -> None:
     report = json.loads(proc.stdout)
     assert report["answered"] is False and report["sip_status"] is None
     assert "unreachable" in report["error"]
+
+
+def test_shipped_demo_script_is_valid() -> None:
+    """``make run`` places its demo call with this script."""
+    import centralino.simcaller
+
+    path = Path(centralino.simcaller.__file__).parent / "demo_call.json"
+    script = load_script(path, load_audio=False)
+    assert script.caller_id and script.utterances
+    assert all(u.kind in ("wav", "text") for u in script.utterances)
