@@ -255,7 +255,13 @@ SCHEMAS["CallWithTurns"] = {
 }
 SCHEMAS["SimulatedCall"] = _obj(
     {
-        "caller_id": {"type": "string", "maxLength": 40, "example": "+393331234567"},
+        "caller_id": {
+            "type": "string",
+            "maxLength": 40,
+            "pattern": "^\\+[1-9][0-9]{5,14}$",
+            "description": "E.164; national Italian numbers and spaces are accepted too.",
+            "example": "+393331234567",
+        },
         "utterances": {
             "type": "array",
             "minItems": 1,
