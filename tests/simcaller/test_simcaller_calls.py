@@ -86,7 +86,7 @@ async def test_waits_for_the_agent_greeting_then_speaks(
     # We spoke only after the greeting ended and 400 ms of silence followed.
     assert u.sent_start_s is not None
     assert u.sent_start_s >= greeting_s + 0.4 - 0.05
-    assert u.sent_start_s <= greeting_s + 0.4 + 0.5
+    assert u.sent_start_s <= greeting_s + 0.4 + 1.0
     assert len(report.heard.segments) == 1
     assert report.heard.segments[0].duration_s == pytest.approx(greeting_s, abs=0.25)
     assert report.heard.voiced_s > 0.3
@@ -109,7 +109,7 @@ async def test_barge_in_speaks_while_the_agent_talks(
     assert u.barge_in and not u.error
     onset = report.heard.segments[0].start_s
     assert u.sent_start_s is not None
-    assert u.sent_start_s == pytest.approx(onset + 0.5, abs=0.1)
+    assert u.sent_start_s == pytest.approx(onset + 0.5, abs=0.25)
     # Barge-in: our utterance ended while the 7 s prompt was still playing.
     assert u.sent_end_s is not None and u.sent_end_s < report.heard.segments[0].end_s
     assert u.response_latency_ms == pytest.approx(0.0, abs=100.0)
