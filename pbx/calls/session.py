@@ -156,6 +156,8 @@ class CallSession:
         self.outcome: str | None = None
         self.hangup_cause = ""
         self.hangup_code: int | None = None
+        # Who ended the call: caller | agent | system (unknown DID, errors, Asterisk gone).
+        self.hangup_by = ""
         self.ended_at: datetime | None = None
         self.result: dict[str, Any] = {}
         self.caller_gone = asyncio.Event()
@@ -195,6 +197,8 @@ class CallSession:
                 done.set()
 
     def _mark_caller_gone(self, ts: str, cause: int | None, cause_txt: str) -> None:
+        if not self.hangup_by:
+            self.hangup_by = "caller"
         if self.ended_at is None:
             self.ended_at = parse_ari_time(ts) or utcnow()
         if cause is not None and cause_txt:
@@ -212,6 +216,7 @@ class CallSession:
             # finish as "completed"; it was not. A real result (e.g. a lead) stays.
             if self.outcome in (None, "completed"):
                 self.outcome = "failed"
+            self.hangup_by = self.hangup_by or "system"
             self._mark_caller_gone("", None, "")
 
     # -- database (always in worker threads) --------------------------------------
@@ -451,13 +456,16 @@ class CallSession:
     async def hangup(self, reason: str = "") -> None:
         """Hang up from our side (conversation finished, timeout...)."""
         log.info("call %s: hanging up (%s)", self.call_id, reason or "no reason given")
-        if reason and not self.hangup_cause:
-            self.hangup_cause = f"agent: {reason}"[:64]
+        self.hangup_by = self.hangup_by or "agent"
+        self._db(
+            self.deps.store.event, self.call_id, self.tenant_id, "hangup", by="agent", reason=reason
+        )
         if self.media is not None:
             await self.media.wait_played()
         await self._hangup_caller("normal")
 
     async def _hangup_caller(self, reason: str) -> None:
+        self.hangup_by = self.hangup_by or "system"
         try:
             await self.deps.ari.hangup(self.channel_id, reason)
         except AriError as exc:
@@ -496,8 +504,9 @@ class CallSession:
                 fields["recording_path"] = str(self.recorder.path)
             if self.media is not None:
                 fields["caller_audio_s"] = round(self.media.caller_audio_s, 3)
+            fields["data"] = {"hangup_by": self.hangup_by or "caller"}
             if self.result:
-                fields["data"] = {"result": _jsonable(self.result)}
+                fields["data"]["result"] = _jsonable(self.result)
             await self._db_wait()
             if self.call_id:
                 await asyncio.to_thread(

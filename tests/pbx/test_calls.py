@@ -70,6 +70,7 @@ async def test_call_is_answered_greeted_recorded_and_stored(
     assert call.state == "ended"
     assert call.outcome == "completed"
     assert call.hangup_code == 16 and call.hangup_cause == "Normal Clearing"
+    assert call.data["hangup_by"] == "caller"
     assert call.answered_at is not None and call.ended_at is not None
     assert report.duration_s is not None and call.duration_s is not None
     assert abs(call.duration_s - report.duration_s) < 0.5, (call.duration_s, report.duration_s)
@@ -115,6 +116,7 @@ async def test_unknown_did_gets_a_message_and_is_logged(
     assert call.outcome == "unknown_did"
     assert call.did == UNKNOWN_DID and call.caller_id == CALLER
     assert call.state == "ended" and call.ended_at is not None
+    assert call.data["hangup_by"] == "system"
     assert error_lines(caplog) == []
 
 

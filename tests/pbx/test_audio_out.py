@@ -1,0 +1,106 @@
+"""The AudioOut seam the voice agent relies on, measured at a real caller.
+
+A conversation injected through the ConversationFactory plays a long prompt,
+interrupts it (barge-in: FLUSH_MEDIA), says something short, waits until it was
+played and hangs up. The simulated caller measures what it actually heard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+from centralino.calls.models import Call
+from centralino.simcaller import place_call
+from pbx.calls.conversation import AudioOut, CallContext, CallControl, Conversation
+from tests.pbx.conftest import DEMO_DID, PbxEnv, error_lines
+
+pytestmark = [pytest.mark.asterisk, pytest.mark.slow]
+
+
+def tone(seconds: float, freq: float = 440.0) -> bytes:
+    t = np.arange(int(seconds * 16000)) / 16000
+    return (np.sin(2 * np.pi * freq * t) * 9000).astype(np.int16).tobytes()
+
+
+class BargeInConversation:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self.frames_in = 0
+        self.ctx: CallContext | None = None
+
+    async def run(
+        self,
+        ctx: CallContext,
+        audio_in: AsyncIterator[bytes],
+        audio_out: AudioOut,
+        control: CallControl,
+    ) -> dict[str, Any]:
+        self.ctx = ctx
+
+        async def count() -> None:
+            async for _ in audio_in:
+                self.frames_in += 1
+
+        counter = asyncio.create_task(count())
+        t0 = time.monotonic()
+        await audio_out.play(tone(8.0))
+        await asyncio.sleep(1.5)
+        self.timings["speaking_before_flush"] = float(audio_out.speaking)
+        waiter = asyncio.create_task(audio_out.wait_played())
+        await audio_out.flush()
+        await asyncio.wait_for(waiter, 2)
+        self.timings["flushed_at"] = time.monotonic() - t0
+        self.timings["speaking_after_flush"] = float(audio_out.speaking)
+        await asyncio.sleep(1.0)
+        start = time.monotonic()
+        await audio_out.play(tone(1.0, 660.0))
+        await audio_out.wait_played()
+        self.timings["short_played_s"] = time.monotonic() - start
+        await control.record_turn("agent", "(toni di prova)")
+        await control.hangup("test done")
+        counter.cancel()
+        return {"outcome": "completed"}
+
+
+async def test_flush_and_wait_played_at_the_caller(
+    pbx_env: PbxEnv, caplog: pytest.LogCaptureFixture
+) -> None:
+    conversation = BargeInConversation()
+
+    def factory(ctx: CallContext) -> Conversation:
+        return conversation
+
+    pbx_env.controller.conversation_factory = factory
+    report = await place_call(
+        DEMO_DID,
+        port=pbx_env.asterisk.sip_port,
+        script={"utterances": [], "max_wait_ms": 20000, "agent_silence_ms": 5000},
+        timeout=15,
+    )
+    await pbx_env.wait_idle()
+    assert report.answered and report.hangup_by == "callee", report.summary()
+    assert conversation.ctx is not None and conversation.ctx.tenant_slug == "demo"
+    t = conversation.timings
+    assert t["speaking_before_flush"] == 1.0 and t["speaking_after_flush"] == 0.0
+    # wait_played returns when the audio has been played, not when it was queued.
+    assert t["short_played_s"] == pytest.approx(1.0, abs=0.3)
+    # The caller heard ~1.5 s of the 8 s prompt, then the 1 s one: not the whole prompt.
+    heard = report.heard
+    assert 2.0 < heard.voiced_s < 4.0, heard
+    assert len(heard.segments) == 2, heard.segments
+    assert heard.segments[0].duration_s == pytest.approx(1.5, abs=0.5)
+    assert heard.segments[1].duration_s == pytest.approx(1.0, abs=0.3)
+    with pbx_env.db.session() as s:
+        call = s.query(Call).filter(Call.sip_call_id == report.call_id).one()
+        assert call.outcome == "completed" and call.hangup_cause == "Normal Clearing"
+        assert call.data["hangup_by"] == "agent"
+        assert [turn.text for turn in call.turns] == ["(toni di prova)"]
+        [hangup] = [e for e in call.events if e.kind == "hangup"]
+        assert hangup.data == {"by": "agent", "reason": "test done"}
+    assert error_lines(caplog) == []
