@@ -47,6 +47,7 @@ KNOWN_KEYS = (
     "callback_time",
     "phone",
 )
+GENERIC_PROPERTY = "appartamento"
 # Keys that count as "the caller told us something": a lead, not an abandoned call.
 LEAD_DATA_KEYS = ("name", "request_type", "property_type", "zone", "budget_min", "budget_max")
 
@@ -230,6 +231,8 @@ class ReceptionistDialogue:
         )
         intents = ext.intents
         if Intent.TRANSFER in intents:
+            # "Sono Fabio Testa, mi passi un operatore": keep what was said on the way.
+            self._merge(ext, overwrite=True)
             return self._transfer()
         if Intent.REPEAT in intents and not ext.fields:
             return self._repeat()
@@ -434,6 +437,9 @@ class ReceptionistDialogue:
         q = next((q for q in self.questions if q.key == key), None)
         default = next((d["text"] for d in DEFAULT_QUESTIONS if d["key"] == key), None)
         text = q.text if q and q.text else (default or "")
+        if key == "property_type" and self.lead.property_type == GENERIC_PROPERTY:
+            owner = self.lead.request_type in ("sell", "rent_out", "valuation")
+            return P.ROOMS_OWNER if owner else P.ROOMS_SEEKER
         if key == "phone" and not text:
             text = P.PHONE_QUESTION
         # Adapt the default wording for sellers/landlords ("Qual è il suo budget?" is odd).
@@ -445,6 +451,9 @@ class ReceptionistDialogue:
         return text
 
     def _filled(self, key: str) -> bool:
+        if key == "property_type" and self.lead.property_type == GENERIC_PROPERTY:
+            # "Un appartamento" says little: ask once how many rooms.
+            return self.progress.asks.get(key, 0) > 0
         if key == "budget":
             return self.lead.budget_min is not None or self.lead.budget_max is not None
         if key in KNOWN_KEYS:
@@ -477,6 +486,9 @@ class ReceptionistDialogue:
                 continue
             current = getattr(self.lead, key)
             if current == value or (current not in ("", None) and not overwrite):
+                continue
+            # The generic "appartamento" never replaces a precise "trilocale".
+            if key == "property_type" and value == GENERIC_PROPERTY and current:
                 continue
             # A low-confidence guess never replaces a confident answer.
             if current not in ("", None) and ext.confidence.get(key, 0) < 0.5:

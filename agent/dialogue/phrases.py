@@ -24,6 +24,8 @@ CONFIRM_AGAIN = "I dati sono corretti? Mi risponda sì o no."
 CORRECTED = "Ho corretto."
 ANYTHING_ELSE = "Posso esserle utile in altro?"
 PHONE_QUESTION = "A quale numero possiamo richiamarla?"
+ROOMS_OWNER = "Quanti locali ha l'appartamento?"
+ROOMS_SEEKER = "Quanti locali le servono?"
 
 REQUEST_LABELS = {
     "buy": "acquisto",

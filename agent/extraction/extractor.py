@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +71,16 @@ EXTRACTION_SCHEMA: dict[str, Any] = {
 }
 
 
+def _without_name(text: str, name: str) -> str:
+    parts = name.split()
+    for candidate in (name, " ".join(reversed(parts))):
+        pattern = r"\s+".join(re.escape(p) for p in candidate.split())
+        cleaned, count = re.subn(pattern, " ", text, count=1, flags=re.IGNORECASE)
+        if count:
+            return cleaned
+    return text
+
+
 class Extractor:
     """Rules-based extraction for one tenant (its zones)."""
 
@@ -96,6 +107,9 @@ class Extractor:
         name = extract_name(text, expecting=expecting == "name")
         if name:
             out.set("name", *name)
+            # "Serena Villa" is a person, not a property type: read the rest without it.
+            text = _without_name(text, name[0])
+            folded = fold(text)
         req = f.request_type(folded, expecting=expecting == "request_type")
         if req:
             out.set("request_type", *req)

@@ -46,10 +46,8 @@ _NOT_NAME = _wordset(
     dunque beh bene allora comunque proprio molto poco gia appena sempre ancora
     proprietario proprietaria cliente signor signora signore dottor dottore
     dottoressa ingegner ingegnere avvocato geometra architetto
-    qui milano roma torino napoli bologna firenze
-    un' l' d' dell' all' nell' quello quella questo questa
-    casa appartamento bilocale trilocale monolocale villa attico ufficio negozio
-    zona budget euro mila milioni acquistare comprare vendere affittare affitto
+    qui un' l' d' dell' all' nell' quello quella questo questa
+    budget euro mila milioni acquistare comprare vendere affittare affitto
     valutazione urgente subito domani oggi mattina pomeriggio sera
     stato stata venuto venuta nato nata rimasto molto contento contenta
     disponibile libero libera tornato tornata sposato sposata
@@ -57,6 +55,14 @@ _NOT_NAME = _wordset(
     vorremmo volevamo cercavo chiamavo pensavo avevo stavo
     puo potrebbe potete ripetere ripeta scusi scusa come cosa capito sentito senta guardi
     aspetti attenda pronto momento perfetto esatto giusto sbagliato corretto
+    """
+)
+# Words that are also Italian surnames (Villa, Casa, Monti...) or places: they end a
+# name unless written capitalised in the middle of capitalised (Whisper) text.
+_SOFT_NOT_NAME = _wordset(
+    """
+    milano roma torino napoli bologna firenze casa appartamento bilocale trilocale
+    monolocale villa villetta attico ufficio negozio box terreno loft mansarda
     """
 )
 _TITLES = _wordset(
@@ -77,7 +83,8 @@ _FILLERS = _wordset(
     "allora si certo ok okay ecco dunque beh buongiorno buonasera salve prego "
     "allora sì volentieri piacere guardi senta"
 )
-_TOKEN = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿ]+(?:'[A-Za-zÀ-ÖØ-öø-ÿ]+)?")
+# Punctuation is kept as a "|" token: a name never runs across it ("Barbara. Quanto").
+_TOKEN = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿ]+(?:'[A-Za-zÀ-ÖØ-öø-ÿ]+)?|[.,;:!?]")
 
 
 def _name_tokens(
@@ -99,12 +106,14 @@ def _name_tokens(
         f = folded[i]
         if f in _PARTICLES and out and i + 1 < len(folded):
             # "Mario De Luca": a particle only when written capitalised.
-            if orig[i][:1].isupper() and folded[i + 1] not in _NOT_NAME:
+            if (orig[i][:1].isupper() or not mixed_case) and folded[i + 1] not in _NOT_NAME:
                 out.append(orig[i])
                 i += 1
                 continue
             break
         if f in _NOT_NAME or len(f) < 2 or not f.replace("'", "").isalpha():
+            break
+        if f in _SOFT_NOT_NAME and not (out and mixed_case and orig[i][:1].isupper()):
             break
         # In Whisper's capitalised text a name goes on only with capitalised words.
         if out and mixed_case and out[0][:1].isupper() and not orig[i][:1].isupper():
@@ -131,7 +140,7 @@ def _order(tokens: list[str]) -> str:
 
 def extract_name(text: str, *, expecting: bool = False) -> tuple[str, float] | None:
     orig = _TOKEN.findall(text)
-    folded = [fold(t).replace("' ", "'") for t in orig]
+    folded = [fold(t).replace("' ", "'") if t.isalpha() or "'" in t else "|" for t in orig]
     lowercase_text = text == text.lower()
     for trigger in _TRIGGERS:
         n = len(trigger)
@@ -153,11 +162,12 @@ def extract_name(text: str, *, expecting: bool = False) -> tuple[str, float] | N
                 return _order(toks), round(conf, 2)
     if expecting:
         i = 0
-        while i < len(folded) and folded[i] in _FILLERS:
+        while i < len(folded) and (folded[i] in _FILLERS or folded[i] == "|"):
             i += 1
         toks = _name_tokens(orig, folded, i, strict=False, mixed_case=not lowercase_text)
+        rest = [f for f in folded[i:] if f != "|"]
         # A bare answer is a name only if nothing else follows it.
-        if toks and len(toks) >= max(1, len(folded) - i - 1):
+        if toks and len(toks) >= max(1, len(rest) - 1):
             conf = 0.75 if len(toks) > 1 else 0.6
             return _order(toks), conf
     return None

@@ -111,6 +111,10 @@ async def test_seller_questions_are_worded_for_a_seller(call):
     reply = await c.say("Sono Giulia Bianchi e vorrei vendere il mio appartamento")
     assert reply.sentences[-1] == "In quale zona si trova l'immobile?"
     reply = await c.say("Isola")
+    # "Appartamento" is generic: the agent asks the rooms once.
+    assert reply.sentences[-1] == "Quanti locali ha l'appartamento?"
+    reply = await c.say("tre locali")
+    assert c.d.lead.property_type == "trilocale"
     assert reply.sentences[-1] == "Ha in mente un prezzo indicativo?"
 
 
