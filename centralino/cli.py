@@ -101,10 +101,12 @@ def _add_builtin_commands() -> None:
     cli.add_command(init)
     from centralino.backup.cli import backup, restore
     from centralino.delivery.cli import deliver
+    from centralino.jobs.cli import jobs
 
     cli.add_command(deliver)
     cli.add_command(backup)
     cli.add_command(restore)
+    cli.add_command(jobs)
     from centralino.launcher import run
 
     cli.add_command(run)

@@ -1,0 +1,1 @@
+"""Scheduled jobs (APScheduler 3, job store in our database, one active scheduler)."""
