@@ -48,6 +48,7 @@ MAX_TURNS = 25
 @dataclass
 class CallResult:
     id: str
+    set: str
     fields_ok: int
     fields_total: int
     outcome_ok: bool
@@ -117,8 +118,31 @@ async def play_call(
         errors.append("the caller never confirmed the summary")
         outcome_ok = False
     return CallResult(
-        call["id"], ok, len(FIELDS), outcome_ok, errors, turns, turn_ms, result["transcript"]
+        call["id"],
+        call.get("set", ""),
+        ok,
+        len(FIELDS),
+        outcome_ok,
+        errors,
+        turns,
+        turn_ms,
+        result["transcript"],
     )
+
+
+def load(path: Path) -> dict[str, Any]:
+    """``calls.json`` (with the tenant) plus every other ``*.json`` set in the same folder."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    for call in data["calls"]:
+        call.setdefault("set", path.stem)
+    for extra in sorted(path.parent.glob("*.json")):
+        if extra == path:
+            continue
+        more = json.loads(extra.read_text(encoding="utf-8"))
+        for call in more["calls"]:
+            call.setdefault("set", extra.stem)
+            data["calls"].append(call)
+    return data
 
 
 async def run_all(data: dict[str, Any], llm: LLMProvider | None = None) -> list[CallResult]:
@@ -158,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--target", type=float, default=95.0)
     args = ap.parse_args(argv)
 
-    data = json.loads(args.data.read_text(encoding="utf-8"))
+    data = load(args.data)
     llm: LLMProvider | None = None
     if args.ollama:
         from agent.llm.ollama import OllamaProvider, OllamaSettings
@@ -166,6 +190,10 @@ def main(argv: list[str] | None = None) -> int:
         llm = OllamaProvider(OllamaSettings(host=args.ollama, model=args.model))
     results = asyncio.run(run_all(data, llm))
     summary = summarize(results)
+    summary["sets"] = {
+        name: summarize([r for r in results if r.set == name])
+        for name in dict.fromkeys(r.set for r in results)
+    }
     engine = f"rules + ollama {args.model}" if llm else "rules only"
 
     print(f"Lead accuracy ({engine}), machine: {machine_line()}")
@@ -185,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
         "turn_ms_p95",
     ):
         print(f"{key:<24} {summary[key]}")
+    for name, sub in summary["sets"].items():
+        print(f"set {name}: {sub['calls']} calls, fields correct {sub['fields_correct_pct']}%")
     print("per field %: " + ", ".join(f"{k} {v}" for k, v in summary["per_field_pct"].items()))
     target_met = summary["fields_correct_pct"] >= args.target
     print(f"target fields correct >= {args.target}%: {'met' if target_met else 'NOT met'}")
@@ -202,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
                 "calls": [
                     {
                         "id": r.id,
+                        "set": r.set,
                         "fields_ok": r.fields_ok,
                         "fields_total": r.fields_total,
                         "outcome_ok": r.outcome_ok,

@@ -57,7 +57,12 @@ _FUZZY_PROPERTY = {
 }
 
 
+_SPLIT_ROOMS = re.compile(r"\b(mono|bi|tri|quadri|penta) (locale|locali)\b")
+
+
 def property_type(folded: str) -> Found | None:
+    # Whisper sometimes splits the word: "tri locale" -> "trilocale".
+    folded = _SPLIT_ROOMS.sub(lambda m: m.group(1) + m.group(2), folded)
     # "casa" alone ("cerco casa") says nothing about the type: only count it when
     # nothing more specific is there, and with low confidence.
     for phrases, value in _PROPERTY:
@@ -69,9 +74,11 @@ def property_type(folded: str) -> Found | None:
                     continue
                 if phrase == "studio" and has_phrase(folded, "citta studi", "studio legale"):
                     continue
+                if phrase == "un locale" and has_phrase(folded, "locale commerciale"):
+                    continue
                 conf = 0.6 if phrase in ("casa", "abitazione", "indipendente") else 0.95
                 return value, conf
-    for word in set(re.findall(r"[a-z]{6,}", folded)):
+    for word in set(re.findall(r"[a-z]{6,}", folded)) - {"locale", "locali"}:
         hit = process.extractOne(word, list(_FUZZY_PROPERTY), scorer=fuzz.ratio, score_cutoff=85)
         if hit:
             return _FUZZY_PROPERTY[hit[0]], 0.7
@@ -97,6 +104,13 @@ _RENT_OUT = (
     "trovare un inquilino",
     "affittarlo",
     "affittarla",
+    "darlo in affitto",
+    "darla in affitto",
+    "darli in affitto",
+    "darlo in locazione",
+    "darla in locazione",
+    "metterlo in affitto",
+    "metterla in affitto",
 )
 _VALUATION = (
     "valutazione",
@@ -239,6 +253,9 @@ _MEDIUM = (
     "entro l' estate",
     "entro l' anno",
     "entro fine anno",
+    "entro la fine dell' anno",
+    "fine dell' anno",
+    "entro la fine dell'anno",
     "in primavera",
     "in autunno",
     "dopo l' estate",
@@ -292,6 +309,7 @@ _PARTS = (
     ("la mattina", "la mattina"),
     ("mattina", "mattina"),
     ("ora di pranzo", "all'ora di pranzo"),
+    ("pausa pranzo", "all'ora di pranzo"),
     ("a pranzo", "all'ora di pranzo"),
     ("primo pomeriggio", "primo pomeriggio"),
     ("tardo pomeriggio", "tardo pomeriggio"),
@@ -335,6 +353,7 @@ def _hour(token: str) -> int | None:
 
 
 def callback_time(folded: str, *, expecting: bool = False) -> Found | None:
+    folded = re.sub(r"\bdomattina\b", "domani mattina", folded)
     parts: list[str] = []
     for day in _DAYS:
         if has_phrase(folded, day):
@@ -342,11 +361,12 @@ def callback_time(folded: str, *, expecting: bool = False) -> Found | None:
             parts[-1] = parts[-1].replace("mercoledi", "mercoledì").replace("giovedi", "giovedì")
             parts[-1] = parts[-1].replace("venerdi", "venerdì")
             break
-    for phrase, label in _PARTS:
+    m = _TIME.search(folded)
+    # "dopo le sei di sera" is "dopo le 18": the hour already says the part of the day.
+    for phrase, label in _PARTS if not (m and _hour(m.group(2)) is not None) else ():
         if has_phrase(folded, phrase):
             parts.append(label)
             break
-    m = _TIME.search(folded)
     if m:
         hour = _hour(m.group(2))
         if hour is not None:

@@ -187,3 +187,36 @@ def test_not_names(text):
 
 def test_bare_answer_with_more_words_is_not_a_name():
     assert extract_name("cerco un trilocale ai Navigli", expecting=True) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("un tri locale", "trilocale"), ("bi locale", "bilocale"), ("due locali", "bilocale")],
+)
+def test_property_type_split_by_stt(text, value):
+    found = f.property_type(fold(text))
+    assert found is not None and found[0] == value
+
+
+def test_locale_alone_is_not_a_type():
+    assert f.property_type(fold("un locale commerciale")) == ("negozio", 0.95)
+    assert f.property_type(fold("il locale")) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("dopo le sei di sera", "dopo le 18"),
+        ("domattina", "domani mattina"),
+        ("in pausa pranzo", "all'ora di pranzo"),
+        ("stasera", "stasera"),
+    ],
+)
+def test_callback_time_more(text, value):
+    found = f.callback_time(fold(text), expecting=True)
+    assert found is not None and found[0] == value
+
+
+def test_more_landlord_and_urgency_phrases():
+    assert f.request_type(fold("vorrei darlo in affitto")) == ("rent_out", 0.9)
+    assert f.urgency(fold("entro la fine dell'anno")) == ("medium", 0.85)

@@ -49,9 +49,7 @@ def test_compound_words_split_fully(word):
     assert split_number_word(word) is not None
 
 
-@pytest.mark.parametrize(
-    "word", ["casa", "trilocale", "settembre", "ventilato", "centro", "x1"]
-)
+@pytest.mark.parametrize("word", ["casa", "trilocale", "settembre", "ventilato", "centro", "x1"])
 def test_non_numbers(word):
     assert split_number_word(word) is None
 
