@@ -27,3 +27,6 @@ class STTSettings:
     # Whisper's no-speech probability above which (with a low log-prob) a text is dropped.
     no_speech_threshold: float = 0.6
     log_prob_threshold: float = -1.0
+    # Below this confidence (exp of the mean token log-prob) a text is noise made into
+    # words, often an echo of the vocabulary prompt ("che città, la città della città").
+    min_confidence: float = 0.2

@@ -164,6 +164,8 @@ class WhisperSTT:
             and (avg_logprob is None or avg_logprob < self.settings.log_prob_threshold)
         ):
             dropped = f"no speech (p={no_speech:.2f})"
+        elif text and confidence is not None and confidence < self.settings.min_confidence:
+            dropped = f"low confidence ({confidence:.2f})"
         else:
             dropped = is_hallucination(
                 text, suspect_noise=no_speech is not None and no_speech > 0.3

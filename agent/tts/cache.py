@@ -62,6 +62,10 @@ class CachedTTS:
     def is_fixed(self, text: str) -> bool:
         return normalize_space(text) in self._fixed
 
+    def mark_fixed(self, texts: Iterable[str]) -> None:
+        """Declare ``texts`` fixed phrases: stored on disk the first time they are made."""
+        self._fixed.update(normalize_space(t) for t in texts if t.strip())
+
     async def warm(self, texts: Iterable[str], voice: Voice, tenant_id: int | None) -> int:
         """Mark ``texts`` as fixed phrases and synthesize the missing ones now."""
         made = 0

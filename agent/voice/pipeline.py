@@ -1,0 +1,404 @@
+"""VoiceConversation: pbx's :class:`~pbx.calls.conversation.Conversation` for the agent.
+
+Per call it runs two tasks on the event loop:
+
+* the *listener* feeds every 20 ms caller frame to the VAD endpointer; when the
+  caller talks over the agent for ``barge_in_ms`` it flushes the agent's queued
+  audio (barge-in); finished utterances go to a queue;
+* the *turn loop* greets, then for every utterance runs STT (worker thread), asks
+  the dialogue for a reply, and speaks it sentence by sentence: sentence 1 is
+  synthesized and queued, sentence 2 is synthesized while sentence 1 plays. If the
+  reply is late a short acknowledgement is played first; after a silence timeout the
+  dialogue gets an ``Utterance(kind="silence")``.
+
+Timings of each turn are measured from the end of the caller's speech (the last
+voiced frame) and stored with :meth:`CallControl.record_turn`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from agent.dialogue.base import Action, Dialogue, Reply, Utterance
+from agent.stt.base import STTError, STTProvider, Transcript
+from agent.stt.vad import FRAME_MS, Endpointer, Segment, VADSettings
+from agent.tts.base import TTSError, TTSProvider, Voice
+from agent.tts.cache import CachedTTS
+from agent.tts.factory import voice_from_tenant
+from agent.tts.text import split_sentences
+from pbx.calls.conversation import AudioOut, CallContext, CallControl
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class VoiceSettings:
+    """``[voice]`` in the config file (turn-taking)."""
+
+    barge_in: bool = True
+    barge_in_ms: int = 240  # caller speech over the agent that interrupts it
+    silence_timeout_s: float = 7.0  # after the agent finished speaking
+    # Play a short acknowledgement if the reply is not ready this long after the
+    # caller stopped speaking (it covers slow STT/LLM turns; never dead air).
+    ack_after_ms: int = 1200
+    ack_phrases: tuple[str, ...] = ("Un attimo.", "Certo, un momento.")
+    max_call_s: float = 1200.0  # a runaway call is closed politely
+    max_sentence_chars: int = 220
+    closing_phrase: str = "La ringrazio, la richiameremo al più presto. Arrivederci."
+
+
+@dataclass
+class _Heard:
+    segment: Segment
+    speech_end: float  # monotonic time of the last voiced frame
+    during_agent: bool
+
+
+DialogueFactory = Callable[[CallContext], Dialogue]
+
+
+def vocabulary_prompt(tenant: dict[str, Any], limit: int = 400) -> str:
+    """Whisper initial prompt from the tenant's zones and vocabulary (hot words)."""
+    words: list[str] = []
+    for key in ("zones", "premium_zones", "vocabulary"):
+        for w in tenant.get(key) or []:
+            w = str(w).strip()
+            if w and w not in words:
+                words.append(w)
+    if not words:
+        return ""
+    text = ", ".join(words)
+    return (text[:limit].rsplit(",", 1)[0] if len(text) > limit else text) + "."
+
+
+class VoiceConversation:
+    """One call. Build it per call with the process-wide STT and TTS (shared)."""
+
+    def __init__(
+        self,
+        dialogue_factory: DialogueFactory,
+        stt: STTProvider,
+        tts: TTSProvider,
+        settings: VoiceSettings | None = None,
+        vad: VADSettings | None = None,
+    ) -> None:
+        self.dialogue_factory = dialogue_factory
+        self.stt = stt
+        self.tts = tts
+        self.settings = settings or VoiceSettings()
+        self.vad_settings = vad or VADSettings()
+        self.endpointer = Endpointer(self.vad_settings)
+        self._events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._agent_speaking = False
+        self._speech_gen = 0  # bumped on barge-in: stale sentences are not queued
+        self.barge_ins: list[float] = []  # monotonic times of barge-ins
+        self.turns = 0
+        self.tts_chars = 0
+        self.tts_providers: set[str] = set()
+        self._stt_done: float | None = None
+        self._control: CallControl | None = None
+
+    # -- inputs from the call session -----------------------------------------------
+    async def send_dtmf(self, digit: str) -> None:
+        """The session forwards a DTMF key (ChannelDtmfReceived) here."""
+        await self._events.put(("dtmf", digit))
+
+    async def _listen(self, audio_in: AsyncIterator[bytes], out: AudioOut) -> None:
+        ep = self.endpointer
+        barged = False
+        try:
+            async for frame in audio_in:
+                seg = ep.push(frame)
+                speaking = self._agent_speaking or out.speaking
+                if not ep.in_speech:
+                    barged = False
+                elif (
+                    self.settings.barge_in
+                    and speaking
+                    and not barged
+                    and ep.speech_ms >= self.settings.barge_in_ms
+                ):
+                    barged = True
+                    await self._barge_in(out)
+                if seg is not None:
+                    # The end is detected end_silence_ms after the last voiced frame.
+                    trailing = self.vad_settings.end_silence_ms if seg.reason == "silence" else 0
+                    end = time.monotonic() - trailing / 1000
+                    await self._events.put(("speech", _Heard(seg, end, speaking)))
+        except Exception as exc:  # the media leg broke: same as a hang-up
+            log.warning("audio input failed: %r", exc)
+        last = ep.flush()
+        if last is not None:
+            await self._events.put(("speech", _Heard(last, time.monotonic(), False)))
+        await self._events.put(("hangup", None))
+
+    async def _barge_in(self, out: AudioOut) -> None:
+        self._speech_gen += 1
+        self._agent_speaking = False
+        self.barge_ins.append(time.monotonic())
+        log.info("barge-in: caller spoke over the agent, flushing")
+        await out.flush()
+        if self._control is not None:
+            await self._control.event(
+                "barge_in", agent_turn=self.turns, speech_ms=self.endpointer.speech_ms
+            )
+
+    # -- the call ------------------------------------------------------------------
+    async def run(
+        self,
+        ctx: CallContext,
+        audio_in: AsyncIterator[bytes],
+        audio_out: AudioOut,
+        control: CallControl,
+    ) -> dict[str, Any]:
+        self._control = control
+        dialogue = self.dialogue_factory(ctx)
+        voice = voice_from_tenant(ctx.tenant)
+        prompt = vocabulary_prompt(ctx.tenant)
+        started = time.monotonic()
+        listener = asyncio.create_task(self._listen(audio_in, audio_out), name="voice-listen")
+        warm: asyncio.Task[Any] | None = None
+        try:
+            greeting = await dialogue.start()
+            if isinstance(self.tts, CachedTTS):
+                self.tts.mark_fixed(greeting.sentences)
+            await self._say(greeting, ctx, voice, audio_out, control, speech_end=None)
+            if isinstance(self.tts, CachedTTS):
+                fixed = [str(q.get("text", "")) for q in ctx.tenant.get("questions") or []]
+                fixed += list(self.settings.ack_phrases)
+                warm = asyncio.create_task(self.tts.warm(fixed, voice, ctx.tenant_id))
+            reply = greeting
+            while True:
+                if reply.action == Action.HANGUP:
+                    await audio_out.wait_played()
+                    await control.hangup("dialogue finished")
+                    break
+                if reply.action == Action.TRANSFER:
+                    await audio_out.wait_played()
+                    ok = await control.transfer(reply.transfer_to)
+                    await control.event("transfer", number=reply.transfer_to, ok=ok)
+                    if ok:
+                        break
+                    failed = getattr(dialogue, "transfer_failed", None)
+                    if failed is None:
+                        break
+                    reply = await failed()
+                    await self._say(reply, ctx, voice, audio_out, control, speech_end=None)
+                    continue
+                if time.monotonic() - started > self.settings.max_call_s:
+                    await control.event("max_call_duration", seconds=self.settings.max_call_s)
+                    reply = Reply([self.settings.closing_phrase], Action.HANGUP)
+                    await self._say(reply, ctx, voice, audio_out, control, speech_end=None)
+                    continue
+                kind, payload = await self._next_input(audio_out)
+                if kind == "hangup":
+                    break
+                utterance, speech_end, heard = await self._understand(kind, payload, prompt, ctx)
+                if utterance is None:
+                    continue  # noise: nothing to answer
+                stt_ms = _ms(speech_end, self._stt_done)
+                if heard is not None:
+                    await control.record_turn(
+                        "caller",
+                        utterance.text,
+                        stt_confidence=heard.confidence,
+                        stt_provider=heard.provider,
+                        stt_ms=stt_ms,
+                        data={"audio_s": round(heard.audio_s, 2), "stt_path": heard.path},
+                    )
+                else:
+                    await control.record_turn(
+                        "caller", utterance.text, data={"kind": utterance.kind}
+                    )
+                reply = await self._reply(dialogue, utterance, ctx, voice, audio_out, speech_end)
+                await self._say(
+                    reply, ctx, voice, audio_out, control, speech_end=speech_end, stt_ms=stt_ms
+                )
+        finally:
+            if warm is not None and not warm.done():
+                warm.cancel()
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await listener
+        # The caller hung up mid-sentence: what they said still reaches the dialogue.
+        while not self._events.empty():
+            kind, payload = self._events.get_nowait()
+            if kind == "speech":
+                utterance, _, _ = await self._understand(kind, payload, prompt, ctx)
+                if utterance is not None:
+                    await control.record_turn("caller", utterance.text, data={"after_hangup": True})
+                    with contextlib.suppress(Exception):
+                        await dialogue.handle(utterance)
+        result = dict(dialogue.result())
+        result["voice"] = {
+            "turns": self.turns,
+            "barge_ins": len(self.barge_ins),
+            "tts_chars": self.tts_chars,
+            "tts_providers": sorted(self.tts_providers),
+        }
+        return result
+
+    async def _next_input(self, out: AudioOut) -> tuple[str, Any]:
+        """Next utterance, DTMF or hang-up; a silence after the agent finished speaking."""
+        # The silence timer starts once the agent's audio has been played.
+        played = asyncio.create_task(out.wait_played())
+        event = asyncio.create_task(self._events.get())
+        try:
+            done, _ = await asyncio.wait({played, event}, return_when=asyncio.FIRST_COMPLETED)
+            if event in done:
+                return event.result()
+            self._agent_speaking = False
+            while True:
+                try:
+                    return await asyncio.wait_for(
+                        asyncio.shield(event), self.settings.silence_timeout_s
+                    )
+                except TimeoutError:
+                    if self.endpointer.in_speech:
+                        continue  # the caller is talking right now: wait for the end
+                    return ("silence", None)
+        finally:
+            played.cancel()
+            if not event.done():
+                event.cancel()
+
+    async def _understand(
+        self, kind: str, payload: Any, prompt: str, ctx: CallContext
+    ) -> tuple[Utterance | None, float | None, Transcript | None]:
+        self._stt_done = None
+        if kind == "dtmf":
+            return Utterance(str(payload), 1.0, "dtmf"), None, None
+        if kind == "silence":
+            return Utterance("", None, "silence"), None, None
+        heard: _Heard = payload
+        try:
+            t = await self.stt.transcribe(heard.segment.pcm, prompt)
+        except STTError as exc:
+            log.warning("call %s: STT failed: %s", ctx.call_id, exc)
+            return None, heard.speech_end, None
+        self._stt_done = time.monotonic()
+        if not t.text:
+            log.info("call %s: ignored %s s of audio (%s)", ctx.call_id, t.audio_s, t.dropped)
+            return None, heard.speech_end, None
+        return Utterance(t.text, t.confidence, "speech"), heard.speech_end, t
+
+    async def _reply(
+        self,
+        dialogue: Dialogue,
+        utterance: Utterance,
+        ctx: CallContext,
+        voice: Voice,
+        out: AudioOut,
+        speech_end: float | None,
+    ) -> Reply:
+        task = asyncio.create_task(dialogue.handle(utterance))
+        if speech_end is not None and self.settings.ack_phrases:
+            wait = self.settings.ack_after_ms / 1000 - (time.monotonic() - speech_end)
+            done, _ = await asyncio.wait({task}, timeout=max(0.0, wait))
+            if not done:
+                phrase = self.settings.ack_phrases[self.turns % len(self.settings.ack_phrases)]
+                with contextlib.suppress(TTSError):
+                    ack = await self.tts.synthesize(phrase, voice, ctx.tenant_id)
+                    if not task.done():
+                        self._agent_speaking = True
+                        await out.play(ack.pcm)
+                        self.tts_chars += ack.chars
+        return await task
+
+    async def _say(
+        self,
+        reply: Reply,
+        ctx: CallContext,
+        voice: Voice,
+        out: AudioOut,
+        control: CallControl,
+        speech_end: float | None,
+        stt_ms: float | None = None,
+    ) -> None:
+        """Speak ``reply`` sentence by sentence; stop at a barge-in."""
+        reply_ready = time.monotonic()
+        sentences = [
+            part
+            for sentence in reply.sentences
+            for part in split_sentences(sentence, self.settings.max_sentence_chars)
+        ]
+        gen = self._speech_gen
+        first_audio: float | None = None
+        spoken: list[str] = []
+        chars = 0
+        providers: list[str] = []
+        cached = 0
+
+        async def synth(text: str) -> Any:
+            try:
+                return await self.tts.synthesize(text, voice, ctx.tenant_id)
+            except TTSError as exc:
+                log.error("call %s: no voice for %r: %s", ctx.call_id, text, exc)
+                await control.event("tts_failed", text=text, error=str(exc)[:300])
+                return None
+
+        pending = asyncio.create_task(synth(sentences[0])) if sentences else None
+        for i, sentence in enumerate(sentences):
+            assert pending is not None
+            speech = await pending
+            # Start the next sentence's synthesis while this one plays.
+            pending = (
+                asyncio.create_task(synth(sentences[i + 1])) if i + 1 < len(sentences) else None
+            )
+            if gen != self._speech_gen:
+                break  # barge-in: the caller has the floor
+            if speech is None:
+                continue
+            self._agent_speaking = True
+            await out.play(speech.pcm)
+            if first_audio is None:
+                first_audio = time.monotonic()
+            spoken.append(sentence)
+            chars += speech.chars
+            providers.append(speech.provider)
+            cached += bool(speech.cached)
+        if pending is not None:
+            pending.cancel()
+        self.turns += 1
+        self.tts_chars += chars
+        self.tts_providers.update(providers)
+        interrupted = gen != self._speech_gen
+        await control.record_turn(
+            "agent",
+            " ".join(spoken) if interrupted else reply.text,
+            llm_provider=reply.provider,
+            tts_provider=_summary(providers),
+            tts_chars=chars,
+            stt_ms=stt_ms,
+            reply_ms=_ms(speech_end, reply_ready),
+            first_audio_ms=_ms(speech_end, first_audio),
+            data={
+                "interrupted": interrupted,
+                "llm_ms": reply.llm_ms,
+                "cached_sentences": cached,
+            },
+        )
+
+
+def _ms(start: float | None, end: float | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return round((end - start) * 1000, 1)
+
+
+def _summary(providers: list[str]) -> str:
+    """The provider(s) that spoke a turn, e.g. "elevenlabs" or "elevenlabs+offline:pico2wave"."""
+    seen: list[str] = []
+    for p in providers:
+        if p not in seen:
+            seen.append(p)
+    return "+".join(seen)[:40]
+
+
+__all__ = ["FRAME_MS", "DialogueFactory", "VoiceConversation", "VoiceSettings", "vocabulary_prompt"]

@@ -1,0 +1,235 @@
+"""The voice pipeline end to end inside the process: real Whisper STT, real offline
+TTS, real WebRTC VAD; the call session and the dialogue are fakes of our own
+interfaces (tests/agent/voice/conftest.py). Audio flows in real time (20 ms frames)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from agent.audio import rms_dbfs
+from agent.audio.prompts import load_prompts, prompts_dir
+from agent.stt.hallucinations import normalize
+from agent.stt.vad import VADSettings
+from agent.voice.pipeline import VoiceConversation, VoiceSettings, vocabulary_prompt
+from pbx.calls.conversation import CallContext
+
+pytestmark = pytest.mark.slow
+
+TENANT = {
+    "zones": ["Navigli", "Isola", "Città Studi"],
+    "vocabulary": ["trilocale", "bilocale"],
+    "voice": {"provider": "offline"},
+    "questions": [{"key": "zone", "text": "In quale zona?"}],
+}
+CTX = CallContext("call-1", 5, "rossi", "+393331112233", "+390212345678", tenant=TENANT)
+FAST = VoiceSettings(silence_timeout_s=1.5, ack_after_ms=3000)
+VAD = VADSettings(end_silence_ms=500)
+
+
+async def run_call(fakes: Any, whisper: Any, tts: Any, dialogue: Any, script, **kw: Any):
+    out = fakes.AudioOut()
+    caller = fakes.Caller()
+    control = fakes.Control(**kw.pop("control", {}))
+    conv = VoiceConversation(
+        lambda ctx: dialogue, whisper, tts, settings=kw.pop("settings", FAST), vad=VAD
+    )
+    run = asyncio.create_task(conv.run(CTX, caller.frames(), out, control))
+    acting = asyncio.create_task(script(out, caller, conv))
+    try:
+        # The call ends when the dialogue hangs up or the script's caller does.
+        result = await asyncio.wait_for(asyncio.shield(run), 60)
+        if acting.done() and acting.exception():
+            raise acting.exception()  # type: ignore[misc]
+    finally:
+        acting.cancel()
+        caller.hangup()
+        out.close()
+        if not run.done():
+            run.cancel()
+    import types
+
+    return types.SimpleNamespace(result=result, out=out, caller=caller, control=control, conv=conv)
+
+
+async def test_turns_are_heard_answered_and_recorded(fakes, whisper, offline_tts, say_pcm):
+    dialogue = fakes.Dialogue(["Buongiorno, agenzia Rossi.", "Come posso aiutarla?"], turns=3)
+    speech = await say_pcm("Buongiorno, vorrei comprare un trilocale in zona Navigli.")
+
+    async def script(out, caller, conv):
+        await out.wait_played()  # the greeting
+        await asyncio.sleep(0.3)
+        await caller.say(speech)
+        await asyncio.sleep(1.0)
+        # Then stay silent: the pipeline must send a "silence" utterance, then the
+        # dialogue closes the call at its third turn.
+
+    call = await run_call(fakes, whisper, offline_tts, dialogue, script)
+    result = call.result
+    out = call.out
+    control = call.control
+    kinds = [u.kind for u in dialogue.heard]
+    assert kinds[0] == "speech"
+    heard = normalize(dialogue.heard[0].text).split()
+    assert "trilocale" in heard
+    assert any(w.startswith("navigl") for w in heard)
+    assert "silence" in kinds
+    assert control.hung_up == "dialogue finished"
+    assert result["outcome"] == "completed"
+    assert result["voice"]["tts_providers"] == ["offline:pico2wave"]
+    # The greeting and the replies were actually played to the caller.
+    assert len(out.played) / 32000 > 3 and rms_dbfs(bytes(out.played)) > -40
+    caller_turn = next(t for t in control.turns if t["speaker"] == "caller")
+    assert caller_turn["stt_provider"] == "whisper:base"
+    assert 0 < caller_turn["stt_confidence"] <= 1
+    agent_turns = [t for t in control.turns if t["speaker"] == "agent"]
+    answer = agent_turns[1]
+    assert answer["text"] == "Ho capito. Mi dica pure altro."
+    assert answer["tts_provider"] == "offline:pico2wave" and answer["tts_chars"] > 0
+    assert answer["llm_provider"] == "script"
+    assert 0 < answer["stt_ms"] <= answer["reply_ms"] <= answer["first_audio_ms"]
+    assert agent_turns[0]["reply_ms"] is None  # the greeting follows no caller speech
+
+
+async def test_barge_in_flushes_the_agent_and_listens(fakes, whisper, offline_tts):
+    """The caller talks over a long greeting: the queued audio is dropped within
+    barge_in_ms (+ VAD onset) of stream time and the caller's words reach the dialogue."""
+    if not prompts_dir().exists():
+        pytest.skip("Italian prompts missing")
+    from agent.audio import read_wav
+
+    prompt = {p.name: p.path for p in load_prompts()}["agent-alreadyon"]
+    interruption, _ = read_wav(prompt)
+    onset = next(
+        i for i in range(0, len(interruption), 640) if rms_dbfs(interruption[i : i + 640]) > -40
+    )
+    dialogue = fakes.Dialogue(
+        [
+            "Buongiorno, ha chiamato l'agenzia immobiliare Rossi di Milano.",
+            "Sono l'assistente virtuale e posso raccogliere la sua richiesta.",
+            "Mi dica pure il suo nome e che cosa sta cercando.",
+        ],
+        turns=1,
+    )
+    state: dict[str, Any] = {}
+
+    async def script(out, caller, conv):
+        while not out.played:
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(1.5)
+        state["queued_before"] = len(out.queue)
+        state["onset_frame"] = caller.sent_frames + onset // 640
+        await caller.say(interruption, wait=False)
+        while not out.flushes:
+            await asyncio.sleep(0.005)
+        state["flush_frame"] = caller.sent_frames
+        await asyncio.sleep(3)
+
+    call = await run_call(fakes, whisper, offline_tts, dialogue, script)
+    out = call.out
+    control = call.control
+    conv = call.conv
+    assert state["queued_before"] > 32000 * 2  # seconds of greeting were still queued
+    assert len(conv.barge_ins) >= 1
+    stream_ms = (state["flush_frame"] - state["onset_frame"]) * 20
+    # 240 ms of voiced speech + the VAD's start window; well inside the 300 ms budget
+    # for the agent to go quiet once the media leg drops the queue.
+    assert stream_ms <= 400, stream_ms
+    kinds = [kind for kind, _ in control.events]
+    assert kinds.count("barge_in") == 1
+    assert dict(control.events)["barge_in"]["agent_turn"] == 1  # during the greeting
+    # Nothing more of the greeting was played after the flush (within one frame).
+    assert not out.queue or out.flushes[-1] < out.plays[-1][0]
+    words = set(normalize(dialogue.heard[0].text).split())
+    assert {"digitare", "numero"} <= words
+    assert control.hung_up == "dialogue finished"
+
+
+async def test_dtmf_zero_transfers_and_a_failed_transfer_goes_back_to_the_dialogue(
+    fakes, whisper, offline_tts
+):
+    dialogue = fakes.Dialogue(["Buongiorno."], turns=5)
+
+    async def script(out, caller, conv):
+        await out.wait_played()
+        await conv.send_dtmf("0")
+        await asyncio.sleep(2.5)
+        caller.hangup()
+
+    call = await run_call(fakes, whisper, offline_tts, dialogue, script)
+    control = call.control
+    assert dialogue.heard[0].kind == "dtmf" and dialogue.heard[0].text == "0"
+    assert control.transfers == ["+390200000"]
+    assert ("transfer", {"number": "+390200000", "ok": False}) in control.events
+    assert dialogue.transfer_failures == 1
+    assert "messaggio" in control.turns[-1]["text"]
+
+
+async def test_hangup_mid_sentence_still_reaches_the_dialogue(fakes, whisper, offline_tts, say_pcm):
+    dialogue = fakes.Dialogue(["Buongiorno."], turns=5)
+    speech = await say_pcm("Mi chiamo Mario Rossi e cerco un bilocale in affitto a Isola.")
+
+    async def script(out, caller, conv):
+        await out.wait_played()
+        await caller.say(speech[: len(speech) * 2 // 3 // 2 * 2], wait=True)
+        caller.hangup()  # no trailing silence: the endpointer never saw the end
+
+    call = await run_call(fakes, whisper, offline_tts, dialogue, script)
+    result = call.result
+    control = call.control
+    assert dialogue.heard, "the last words were lost"
+    assert {"chiamo", "mario", "bilocale"} <= set(normalize(dialogue.heard[-1].text).split())
+    assert result["heard"] == [u.text for u in dialogue.heard]
+    caller_turns = [t for t in control.turns if t["speaker"] == "caller"]
+    assert caller_turns[-1]["text"] == dialogue.heard[-1].text
+
+
+async def test_slow_reply_gets_an_acknowledgement(fakes, whisper, offline_tts, say_pcm):
+    dialogue = fakes.Dialogue(["Buongiorno."], turns=5, delay_s=2.0)
+    speech = await say_pcm("Vorrei vendere il mio appartamento.")
+    acks: list[float] = []
+
+    async def script(out, caller, conv):
+        await out.wait_played()
+        n = len(out.plays)
+        await caller.say(speech)
+        while len(out.plays) == n:
+            await asyncio.sleep(0.01)
+        acks.append(out.plays[n][1] / 32000)
+        await asyncio.sleep(2.5)
+        caller.hangup()
+
+    settings = VoiceSettings(silence_timeout_s=5, ack_after_ms=400)
+    call = await run_call(fakes, whisper, offline_tts, dialogue, script, settings=settings)
+    control = call.control
+    # The first audio after the caller spoke is the short acknowledgement ("Un attimo."),
+    # played before the 2 s dialogue turn finished; then the real reply.
+    assert acks and acks[0] < 1.5
+    assert any(t["text"] == "Ho capito. Mi dica pure altro." for t in control.turns)
+
+
+async def test_noise_is_not_a_turn(fakes, whisper, offline_tts):
+    import numpy as np
+
+    rng = np.random.default_rng(11)
+    # 0.6 s of loud broadband noise: VAD may fire, Whisper must not invent words.
+    noise = rng.normal(0, 6000, 16000 * 6 // 10).astype("<i2").tobytes()
+    dialogue = fakes.Dialogue(["Buongiorno."], turns=5)
+
+    async def script(out, caller, conv):
+        await out.wait_played()
+        await caller.say(noise)
+        await asyncio.sleep(2.2)
+        caller.hangup()
+
+    await run_call(fakes, whisper, offline_tts, dialogue, script)
+    assert all(u.kind == "silence" for u in dialogue.heard), dialogue.heard
+
+
+def test_vocabulary_prompt() -> None:
+    assert vocabulary_prompt(TENANT) == "Navigli, Isola, Città Studi, trilocale, bilocale."
+    assert vocabulary_prompt({}) == ""
+    long = {"vocabulary": [f"parola{i}" for i in range(200)]}
+    assert len(vocabulary_prompt(long)) <= 401
