@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, Unicode
 from sqlalchemy.orm import Mapped, mapped_column
 
 from centralino.db.base import Base, UTCDateTime, utcnow
@@ -67,3 +67,17 @@ class SchedulerLease(Base):
     holder: Mapped[str] = mapped_column(String(120), default="")
     acquired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ApschedulerJob(Base):
+    """APScheduler's SQLAlchemyJobStore table, declared here so migrations own it.
+
+    Same columns as APScheduler 3 creates (it skips creating an existing table);
+    being in our metadata keeps Alembic autogenerate and the test clean-up aware of it.
+    """
+
+    __tablename__ = "apscheduler_jobs"
+
+    id: Mapped[str] = mapped_column(Unicode(191), primary_key=True)
+    next_run_time: Mapped[float | None] = mapped_column(Float(25), index=True, nullable=True)
+    job_state: Mapped[bytes] = mapped_column(LargeBinary)
