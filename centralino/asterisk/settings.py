@@ -43,6 +43,8 @@ class AsteriskSettings:
     ami_port: int = 5038
     agi_host: str = "127.0.0.1"
     agi_port: int = 4573
+    # Seconds the dialplan waits for the routing service before going on without it.
+    agi_timeout: int = 3
     rtp_start: int = 10000
     rtp_end: int = 20000
     app_name: str = "centralino"
@@ -86,6 +88,8 @@ class AsteriskSettings:
             port = getattr(self, name)
             if not 1 <= port <= 65535:
                 raise ValueError(f"{name} {port} is not a port number")
+        if not 1 <= self.agi_timeout <= 30:
+            raise ValueError(f"agi_timeout {self.agi_timeout}: between 1 and 30 seconds")
         if self.rtp_start >= self.rtp_end:
             raise ValueError(f"rtp_start {self.rtp_start} must be below rtp_end {self.rtp_end}")
         if self.trunk_auth not in ("registration", "ip"):
