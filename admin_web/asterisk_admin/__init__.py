@@ -91,8 +91,8 @@ def run(action: str) -> Any:
     if action == "check":
         check = manage.validate(settings, layout)
         ok = check.ok
-        lines += [f"{_('error')}: {e}" for e in check.errors]
-        lines += [f"{_('warning')}: {w}" for w in check.warnings]
+        lines += [_("error") + ": " + e for e in check.errors]
+        lines += [_("warning") + ": " + w for w in check.warnings]
         if check.changed:
             lines.append(_("Changed files: %(files)s", files=", ".join(check.changed)))
         diff = check.diff
@@ -100,7 +100,7 @@ def run(action: str) -> Any:
     else:
         result = manage.reload(settings, layout)
         ok = not result.errors
-        lines += [f"{_('error')}: {e}" for e in result.errors]
+        lines += [_("error") + ": " + e for e in result.errors]
         diff = result.check.diff
         message = result.message
         if result.rolled_back:
