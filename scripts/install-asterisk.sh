@@ -34,7 +34,18 @@ if [[ "${CENTRALINO_ASTERISK_FORCE_ROOT:-0}" != 1 ]] && command -v asterisk >/de
     log "system Asterisk $v is older than 22.6; using a Debian sid root"
 fi
 
+# Without the host name in the root's /etc/hosts every call waits on DNS look-ups;
+# the host may have been renamed since the root was built (e.g. a Vagrant box).
+ensure_hosts() {
+    local root=$1 host
+    host=$(hostname)
+    if ! grep -qE "^127\.0\.0\.1[[:space:]].*[[:space:]]${host}([[:space:]]|$)" "$root/etc/hosts" 2>/dev/null; then
+        printf '127.0.0.1 localhost %s\n::1 localhost ip6-localhost\n' "$host" >"$root/etc/hosts"
+    fi
+}
+
 if [[ -f "$ROOT/.centralino-ready" && "$(cat "$ROOT/.centralino-ready")" == "$STAMP_VERSION" ]]; then
+    if [[ $(id -u) -eq 0 ]]; then ensure_hosts "$ROOT"; fi
     log "Asterisk root ready at $ROOT ($(chroot "$ROOT" asterisk -V 2>/dev/null))"
     echo "$ROOT"
     exit 0
@@ -73,9 +84,7 @@ debootstrap --variant=minbase --include="$PACKAGES" sid "$TMP" "$MIRROR" >"${ROO
     exit 1
 }
 
-# Without the host name in /etc/hosts every call waits on DNS look-ups inside the root.
-host=$(hostname)
-printf '127.0.0.1 localhost %s\n::1 localhost ip6-localhost\n' "$host" >"$TMP/etc/hosts"
+ensure_hosts "$TMP"
 # Asterisk's packaged configs are not used (we render our own); keep the root lean.
 chroot "$TMP" asterisk -V >/dev/null
 
