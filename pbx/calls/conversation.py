@@ -73,5 +73,14 @@ class Conversation(Protocol):
         ...
 
 
+class DtmfReceiver(Protocol):
+    """Optional: a Conversation that also has this method gets the caller's DTMF keys.
+
+    The call session forwards every ``ChannelDtmfReceived`` of the caller's channel.
+    """
+
+    async def send_dtmf(self, digit: str) -> None: ...
+
+
 class ConversationFactory(Protocol):
     def __call__(self, ctx: CallContext) -> Conversation: ...

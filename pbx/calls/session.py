@@ -32,12 +32,13 @@ from pbx.ari.client import AriClient, AriError
 from pbx.ari.events import (
     AriEvent,
     ChannelDestroyed,
+    ChannelDtmfReceived,
     ChannelHangupRequest,
     PlaybackFinished,
     StasisEnd,
     StasisStart,
 )
-from pbx.calls.conversation import CallContext, ConversationFactory
+from pbx.calls.conversation import CallContext, Conversation, ConversationFactory
 from pbx.calls.hours import is_open
 from pbx.media.recorder import WavRecorder
 from pbx.media.websocket import MediaConnection, MediaError
@@ -168,6 +169,8 @@ class CallSession:
         self._db_tasks: set[asyncio.Task[None]] = set()
         self._db_lock = asyncio.Lock()
         self._conversation_task: asyncio.Task[dict[str, Any]] | None = None
+        self._conversation: Conversation | None = None
+        self.dtmf = ""
 
     # -- events -----------------------------------------------------------------
 
@@ -191,6 +194,14 @@ class CallSession:
                 log.warning("call %s: media channel destroyed (%s)", self.call_id, event.cause_txt)
         elif isinstance(event, StasisEnd) and event.channel.id == self.channel_id:
             self._mark_caller_gone(event.timestamp, None, "")
+        elif isinstance(event, ChannelDtmfReceived) and event.channel.id == self.channel_id:
+            self.dtmf += event.digit
+            receiver = getattr(self._conversation, "send_dtmf", None)
+            if receiver is not None:
+                try:
+                    await receiver(event.digit)
+                except Exception:
+                    log.exception("call %s: conversation rejected DTMF", self.call_id)
         elif isinstance(event, PlaybackFinished):
             done = self._playbacks.get(event.playback.id)
             if done is not None:
@@ -415,6 +426,7 @@ class CallSession:
         assert self.media is not None
         media = self.media
         conversation = self.deps.conversation_factory(ctx)
+        self._conversation = conversation
         out = SessionAudioOut(media, self.sm)
         control = SessionControl(self)
 
@@ -505,6 +517,8 @@ class CallSession:
             if self.media is not None:
                 fields["caller_audio_s"] = round(self.media.caller_audio_s, 3)
             fields["data"] = {"hangup_by": self.hangup_by or "caller"}
+            if self.dtmf:
+                fields["data"]["dtmf"] = self.dtmf
             if self.result:
                 fields["data"]["result"] = _jsonable(self.result)
             await self._db_wait()

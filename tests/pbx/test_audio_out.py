@@ -104,3 +104,57 @@ async def test_flush_and_wait_played_at_the_caller(
         [hangup] = [e for e in call.events if e.kind == "hangup"]
         assert hangup.data == {"by": "agent", "reason": "test done"}
     assert error_lines(caplog) == []
+
+
+class DtmfConversation:
+    """Says a short tone, then waits for two DTMF keys and hangs up."""
+
+    def __init__(self) -> None:
+        self.digits: list[str] = []
+        self.got_two = asyncio.Event()
+
+    async def send_dtmf(self, digit: str) -> None:
+        self.digits.append(digit)
+        if len(self.digits) >= 2:
+            self.got_two.set()
+
+    async def run(
+        self,
+        ctx: CallContext,
+        audio_in: AsyncIterator[bytes],
+        audio_out: AudioOut,
+        control: CallControl,
+    ) -> dict[str, Any]:
+        await audio_out.play(tone(1.0))
+        await audio_out.wait_played()
+        await asyncio.wait_for(self.got_two.wait(), 15)
+        await control.hangup("got the keys")
+        return {"outcome": "completed", "keys": "".join(self.digits)}
+
+
+async def test_caller_dtmf_reaches_the_conversation(pbx_env: PbxEnv) -> None:
+    conversation = DtmfConversation()
+
+    def factory(ctx: CallContext) -> Conversation:
+        return conversation
+
+    pbx_env.controller.conversation_factory = factory
+    report = await place_call(
+        DEMO_DID,
+        port=pbx_env.asterisk.sip_port,
+        script={
+            "utterances": [
+                {"dtmf": "4", "wait_for_agent": True},
+                {"dtmf": "2", "wait_for_agent": False, "pause_ms": 300},
+            ],
+            "max_wait_ms": 15000,
+        },
+        timeout=15,
+    )
+    await pbx_env.wait_idle()
+    assert report.answered and report.hangup_by == "callee", report.summary()
+    assert conversation.digits == ["4", "2"]
+    with pbx_env.db.session() as s:
+        call = s.query(Call).filter(Call.sip_call_id == report.call_id).one()
+        assert call.data["dtmf"] == "42"
+        assert call.data["result"] == {"outcome": "completed", "keys": "42"}
