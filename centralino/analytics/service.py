@@ -13,15 +13,15 @@ with :mod:`zoneinfo` and applied with a ``CASE`` over the DST transitions.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, true
+from sqlalchemy import ColumnElement, and_, case, delete, func, literal, or_, select
 
 from centralino.analytics.costs import CostBreakdown, CostSettings, compute_costs, parse_costs
+from centralino.analytics.models import AnalyticsDay
 from centralino.calls.models import Call, Turn
 from centralino.db.session import Database
 from centralino.leads.models import Lead
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 MAX_RANGE_DAYS = 400
 PERCENTILES = (50, 90, 95, 99)
+LATENCY_METRICS = ("reply_ms", "first_audio_ms")
 SCORE_BANDS = (("0-24", 0, 24), ("25-49", 25, 49), ("50-74", 50, 74), ("75-100", 75, 100))
 # (name, above, up to and including): the default scoring rule's tiers
 # (> 300k, > 500k) plus a low tier. Budget = budget_max, else budget_min.
@@ -252,14 +253,54 @@ def _matches(provider: str, names: tuple[str, ...]) -> bool:
     return provider in names or provider.split(":", 1)[0] in names
 
 
-# --------------------------------------------------------------------------- service
+# --------------------------------------------------------------------------- per-day data
+
+# Bump when the shape or meaning of DayData changes: stored rollups of an older
+# version are recomputed on the next read.
+ROLLUP_VERSION = 1
+LEAD_FIELD_BITS = {name: 1 << i for i, name in enumerate(_LEAD_FIELDS)}
+
+
+def _empty_day() -> dict[str, Any]:
+    return {
+        "calls": 0,
+        "answered": 0,
+        "seconds": 0.0,
+        "by_hour": [0] * 24,
+        # Leads of the day's calls by "which lead fields are filled" bitmask, so
+        # the conversion rate follows the tenant's required fields as they are
+        # *now*, without recomputing anything.
+        "lead_masks": {},
+        "score_bands": {},
+        "budget_bands": {},
+        "zones": {},
+        "urgency": {},
+        "sentiment": {},
+        "usage": {"stt": {}, "llm": {}, "tts": {}},
+        "tts_chars": {},
+        "latency": {},
+    }
+
+
+def _bump(counter: dict[str, Any], key: str, n: int | float) -> None:
+    counter[key] = counter.get(key, 0) + n
 
 
 class AnalyticsService:
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    """Analytics for one tenant at a time.
 
-    # ---- building blocks (each one query) ----------------------------------
+    Every metric is computed per local day by a grouped SQL query. Days that are
+    over (older than ``settle_days``) are stored in ``analytics_days`` the first
+    time they are computed, so a year is read back as 365 small rows instead of
+    re-scanning a million calls; recent days are always computed live.
+    """
+
+    def __init__(self, db: Database, settle_days: int = 2, use_rollups: bool = True) -> None:
+        self.db = db
+        self.settle_days = settle_days
+        self.use_rollups = use_rollups
+
+    # ---- per-day SQL -------------------------------------------------------
 
     def _prepare(self, tenant: TenantContext, rng: DateRange) -> tuple[datetime, datetime, _Local]:
         lo, hi = rng.utc_bounds(tenant.zone)
@@ -289,241 +330,307 @@ class AnalyticsService:
             cond = and_(cond, Turn.call_id.not_in(simulated))
         return cond
 
-    def call_volume(
+    def compute_days(
         self, tenant: TenantContext, rng: DateRange, include_simulated: bool = False
-    ) -> dict[str, Any]:
-        """Calls per local hour of day and per local day, answered count, average duration."""
+    ) -> dict[date, dict[str, Any]]:
+        """Every metric for each local day of ``rng``, straight from the tables."""
         lo, hi, local = self._prepare(tenant, rng)
-        bucket = local.hour(Call.started_at).label("bucket")
-        stmt = (
-            select(
-                bucket,
-                func.count().label("n"),
-                func.count(Call.duration_s).label("answered"),
-                func.coalesce(func.sum(Call.duration_s), 0.0).label("seconds"),
+        days = {d: _empty_day() for d in rng.each_day()}
+
+        def day_of(text: str) -> dict[str, Any] | None:
+            return days.get(date.fromisoformat(text[:10]))
+
+        calls_where = self._call_filter(tenant, lo, hi, include_simulated)
+        turns_where = self._turn_filter(tenant, lo, hi, include_simulated)
+        with self.db.session() as s:
+            # Volume: one row per local hour.
+            bucket = local.hour(Call.started_at).label("bucket")
+            volume = (
+                select(
+                    bucket,
+                    func.count(),
+                    func.count(Call.duration_s),
+                    func.coalesce(func.sum(Call.duration_s), 0.0),
+                )
+                .where(calls_where)
+                .group_by(bucket)
             )
-            .where(self._call_filter(tenant, lo, hi, include_simulated))
-            .group_by(bucket)
-        )
-        by_hour = [0] * 24
-        by_day: dict[date, int] = {d: 0 for d in rng.each_day()}
-        calls = answered = 0
-        seconds = 0.0
-        with self.db.session() as s:
-            for b, n, ans, secs in s.execute(stmt):
-                day = date.fromisoformat(b[:10])
-                by_hour[int(b[11:13])] += n
-                by_day[day] = by_day.get(day, 0) + n
-                calls += n
-                answered += ans
-                seconds += float(secs or 0.0)
-        return {
-            "calls": calls,
-            "answered": answered,
-            "seconds": seconds,
-            "avg_duration_s": round(seconds / answered, 2) if answered else None,
-            "by_hour": by_hour,
-            "by_day": sorted(by_day.items()),
-        }
+            for b, n, answered, seconds in s.execute(volume):
+                if (d := day_of(b)) is not None:
+                    d["calls"] += n
+                    d["answered"] += answered
+                    d["seconds"] += float(seconds or 0.0)
+                    d["by_hour"][int(b[11:13])] += n
 
-    def _required_condition(self, tenant: TenantContext) -> ColumnElement[bool]:
-        conds = [_LEAD_FIELDS[k]() for k in tenant.required_fields if k in _LEAD_FIELDS]
-        return and_(true(), *conds)
-
-    def conversion(
-        self, tenant: TenantContext, rng: DateRange, include_simulated: bool = False
-    ) -> dict[str, int]:
-        """Leads of calls in the range; converted = lead with every required field."""
-        lo, hi, _ = self._prepare(tenant, rng)
-        complete = self._required_condition(tenant)
-        stmt = (
-            select(
-                func.count(Lead.id),
-                func.coalesce(func.sum(case((complete, 1), else_=0)), 0),
+            # Conversion: leads of the day's calls, by filled-fields bitmask.
+            mask: ColumnElement[Any] = literal(0)
+            for name, bit in LEAD_FIELD_BITS.items():
+                mask = mask + case((_LEAD_FIELDS[name](), bit), else_=0)
+            mask = mask.label("mask")
+            call_day = local.day(Call.started_at).label("day")
+            conversion = (
+                select(call_day, mask, func.count())
+                .select_from(Lead)
+                .join(Call, Call.id == Lead.call_id)
+                .where(Lead.tenant_id == tenant.id, calls_where)
+                .group_by(call_day, mask)
             )
-            .select_from(Lead)
-            .join(Call, Call.id == Lead.call_id)
-            .where(
-                Lead.tenant_id == tenant.id, self._call_filter(tenant, lo, hi, include_simulated)
+            for day_text, m, n in s.execute(conversion):
+                if (d := day_of(day_text)) is not None:
+                    _bump(d["lead_masks"], str(int(m)), n)
+
+            # Lead quality: leads created that day.
+            score_band = case(
+                *[(Lead.score.between(a, b), literal(name)) for name, a, b in SCORE_BANDS],
+                else_=literal("unscored"),
+            ).label("score_band")
+            budget = func.coalesce(Lead.budget_max, Lead.budget_min)
+            whens: list[tuple[ColumnElement[bool], Any]] = []
+            for name, above, upto in BUDGET_BANDS:
+                cond: ColumnElement[bool] = budget.is_not(None)
+                if above is not None:
+                    cond = and_(cond, budget > above)
+                if upto is not None:
+                    cond = and_(cond, budget <= upto)
+                whens.append((cond, literal(name)))
+            budget_band = case(*whens, else_=literal("unknown")).label("budget_band")
+            lead_day = local.day(Lead.created_at).label("day")
+            lead_where = and_(
+                Lead.tenant_id == tenant.id, Lead.created_at >= lo, Lead.created_at < hi
             )
-        )
-        with self.db.session() as s:
-            leads, converted = s.execute(stmt).one()
-        return {"leads": int(leads), "converted": int(converted or 0)}
-
-    def lead_quality(
-        self, tenant: TenantContext, rng: DateRange, include_simulated: bool = False
-    ) -> dict[str, dict[str, int]]:
-        """Leads created in the range by score band, budget band, zone and urgency."""
-        lo, hi, _ = self._prepare(tenant, rng)
-        score_band = case(
-            *[(Lead.score.between(a, b), literal(name)) for name, a, b in SCORE_BANDS],
-            else_=literal("unscored"),
-        ).label("score_band")
-        budget = func.coalesce(Lead.budget_max, Lead.budget_min)
-        whens: list[tuple[ColumnElement[bool], Any]] = []
-        for name, above, upto in BUDGET_BANDS:
-            cond: ColumnElement[bool] = budget.is_not(None)
-            if above is not None:
-                cond = and_(cond, budget > above)
-            if upto is not None:
-                cond = and_(cond, budget <= upto)
-            whens.append((cond, literal(name)))
-        budget_band = case(*whens, else_=literal("unknown")).label("budget_band")
-        where = and_(Lead.tenant_id == tenant.id, Lead.created_at >= lo, Lead.created_at < hi)
-        stmt = select(score_band, budget_band, Lead.zone, Lead.urgency, func.count())
-        if not include_simulated:
-            stmt = stmt.outerjoin(Call, Call.id == Lead.call_id)
-            where = and_(where, func.coalesce(Call.simulated, False).is_(False))
-        stmt = stmt.where(where).group_by(score_band, budget_band, Lead.zone, Lead.urgency)
-        out: dict[str, dict[str, int]] = {
-            "score_bands": {name: 0 for name, _, _ in SCORE_BANDS} | {"unscored": 0},
-            "budget_bands": {name: 0 for name, _, _ in BUDGET_BANDS} | {"unknown": 0},
-            "zones": defaultdict(int),
-            "urgency": defaultdict(int),
-        }
-        with self.db.session() as s:
-            for sb, bb, zone, urgency, n in s.execute(stmt):
-                out["score_bands"][sb] += n
-                out["budget_bands"][bb] += n
-                out["zones"][zone or "n/d"] += n
-                out["urgency"][urgency or "n/d"] += n
-        out["zones"] = dict(sorted(out["zones"].items(), key=lambda kv: (-kv[1], kv[0])))
-        out["urgency"] = dict(sorted(out["urgency"].items(), key=lambda kv: (-kv[1], kv[0])))
-        return out
-
-    def sentiment(
-        self, tenant: TenantContext, rng: DateRange, include_simulated: bool = False
-    ) -> dict[str, int]:
-        lo, hi, _ = self._prepare(tenant, rng)
-        stmt = (
-            select(CallSentiment.label, func.count())
-            .join(Call, Call.id == CallSentiment.call_id)
-            .where(self._call_filter(tenant, lo, hi, include_simulated))
-            .group_by(CallSentiment.label)
-        )
-        out = {"positive": 0, "neutral": 0, "negative": 0}
-        with self.db.session() as s:
-            for label, n in s.execute(stmt):
-                out[label] = out.get(label, 0) + n
-        return out
-
-    def provider_usage(
-        self, tenant: TenantContext, rng: DateRange, include_simulated: bool = False
-    ) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
-        """Turns served per provider and kind; also TTS characters per provider."""
-        lo, hi, _ = self._prepare(tenant, rng)
-        stmt = (
-            select(
-                Turn.stt_provider,
-                Turn.llm_provider,
-                Turn.tts_provider,
-                func.count(),
-                func.coalesce(func.sum(Turn.tts_chars), 0),
+            quality = select(
+                lead_day, score_band, budget_band, Lead.zone, Lead.urgency, func.count()
             )
-            .where(self._turn_filter(tenant, lo, hi, include_simulated))
-            .group_by(Turn.stt_provider, Turn.llm_provider, Turn.tts_provider)
-        )
-        usage: dict[str, dict[str, int]] = {"stt": {}, "llm": {}, "tts": {}}
-        chars: dict[str, int] = {}
-        with self.db.session() as s:
-            for stt, llm, tts, n, nchars in s.execute(stmt):
+            if not include_simulated:
+                quality = quality.outerjoin(Call, Call.id == Lead.call_id)
+                lead_where = and_(lead_where, func.coalesce(Call.simulated, False).is_(False))
+            quality = quality.where(lead_where).group_by(
+                lead_day, score_band, budget_band, Lead.zone, Lead.urgency
+            )
+            for day_text, sb, bb, zone, urgency, n in s.execute(quality):
+                if (d := day_of(day_text)) is not None:
+                    _bump(d["score_bands"], sb, n)
+                    _bump(d["budget_bands"], bb, n)
+                    _bump(d["zones"], zone or "n/d", n)
+                    _bump(d["urgency"], urgency or "n/d", n)
+
+            # Sentiment of the day's calls.
+            sentiment = (
+                select(call_day, CallSentiment.label, func.count())
+                .join(Call, Call.id == CallSentiment.call_id)
+                .where(calls_where)
+                .group_by(call_day, CallSentiment.label)
+            )
+            for day_text, label, n in s.execute(sentiment):
+                if (d := day_of(day_text)) is not None:
+                    _bump(d["sentiment"], label, n)
+
+            # Providers and TTS characters of the day's turns.
+            turn_day = local.day(Turn.at).label("day")
+            usage = (
+                select(
+                    turn_day,
+                    Turn.stt_provider,
+                    Turn.llm_provider,
+                    Turn.tts_provider,
+                    func.count(),
+                    func.coalesce(func.sum(Turn.tts_chars), 0),
+                )
+                .where(turns_where)
+                .group_by(turn_day, Turn.stt_provider, Turn.llm_provider, Turn.tts_provider)
+            )
+            for day_text, stt, llm, tts, n, chars in s.execute(usage):
+                if (d := day_of(day_text)) is None:
+                    continue
                 for kind, name in (("stt", stt), ("llm", llm), ("tts", tts)):
                     if name:
-                        usage[kind][name] = usage[kind].get(name, 0) + n
-                if tts and nchars:
-                    chars[tts] = chars.get(tts, 0) + int(nchars)
-        return usage, chars
+                        _bump(d["usage"][kind], name, n)
+                if tts and chars:
+                    _bump(d["tts_chars"], tts, int(chars))
+
+            # Latency: nearest-rank percentiles per day, rank = ceil(p/100 * n)
+            # in integer arithmetic so both backends pick the same row.
+            for metric in LATENCY_METRICS:
+                col = getattr(Turn, metric)
+                inner = (
+                    select(
+                        turn_day,
+                        col.label("v"),
+                        func.row_number().over(partition_by=turn_day, order_by=col).label("rn"),
+                        func.count().over(partition_by=turn_day).label("n"),
+                    )
+                    .where(turns_where, col.is_not(None))
+                    .subquery()
+                )
+                ranks = [(inner.c.n * p + 99) // 100 for p in PERCENTILES]
+                picked = select(inner.c.day, inner.c.rn, inner.c.n, inner.c.v).where(
+                    or_(*[inner.c.rn == r for r in ranks])
+                )
+                rows: dict[str, tuple[int, dict[int, float]]] = {}
+                for day_text, rn, n, v in s.execute(picked):
+                    rows.setdefault(day_text, (int(n), {}))[1][int(rn)] = float(v)
+                for day_text, (n, by_rank) in rows.items():
+                    if (d := day_of(day_text)) is not None:
+                        d["latency"][metric] = {
+                            "count": n,
+                            **{f"p{p}": by_rank[(n * p + 99) // 100] for p in PERCENTILES},
+                        }
+        return days
+
+    # ---- rollups -----------------------------------------------------------
+
+    def _settled_until(self, tenant: TenantContext) -> date:
+        today = datetime.now(tenant.zone).date()
+        return today - timedelta(days=self.settle_days)
+
+    def days(
+        self, tenant: TenantContext, rng: DateRange, include_simulated: bool = False
+    ) -> dict[date, dict[str, Any]]:
+        """Per-day data for ``rng``: stored rollups where settled, live elsewhere."""
+        if include_simulated or not self.use_rollups:
+            return self.compute_days(tenant, rng, include_simulated)
+        out: dict[date, dict[str, Any]] = {}
+        with self.db.session() as s:
+            stored = s.execute(
+                select(AnalyticsDay.day, AnalyticsDay.data).where(
+                    AnalyticsDay.tenant_id == tenant.id,
+                    AnalyticsDay.day >= rng.start.isoformat(),
+                    AnalyticsDay.day <= rng.end.isoformat(),
+                    AnalyticsDay.version == ROLLUP_VERSION,
+                )
+            ).all()
+        for day_text, data in stored:
+            out[date.fromisoformat(day_text)] = data
+        missing = [d for d in rng.each_day() if d not in out]
+        if not missing:
+            return out
+        live = self.compute_days(tenant, DateRange(missing[0], missing[-1]))
+        settled = self._settled_until(tenant)
+        to_store = {d: data for d, data in live.items() if d <= settled and d not in out}
+        if to_store:
+            self._store(tenant.id, to_store)
+        for d in missing:
+            out[d] = live[d]
+        return out
+
+    def _store(self, tenant_id: int, days: dict[date, dict[str, Any]]) -> None:
+        keys = [d.isoformat() for d in days]
+        with self.db.session() as s:
+            s.execute(
+                delete(AnalyticsDay).where(
+                    AnalyticsDay.tenant_id == tenant_id, AnalyticsDay.day.in_(keys)
+                )
+            )
+            s.add_all(
+                AnalyticsDay(
+                    tenant_id=tenant_id, day=d.isoformat(), version=ROLLUP_VERSION, data=data
+                )
+                for d, data in days.items()
+            )
+
+    def refresh(self, tenant: TenantContext, rng: DateRange) -> int:
+        """Recompute and store the settled days of ``rng`` (after backfills, rescoring)."""
+        settled = self._settled_until(tenant)
+        if rng.start > settled:
+            return 0
+        span = DateRange(rng.start, min(rng.end, settled))
+        self._store(tenant.id, self.compute_days(tenant, span))
+        return span.days
+
+    def invalidate(self, tenant_id: int) -> None:
+        """Forget a tenant's stored days (they are recomputed on the next read)."""
+        with self.db.session() as s:
+            s.execute(delete(AnalyticsDay).where(AnalyticsDay.tenant_id == tenant_id))
+
+    # ---- the report ----------------------------------------------------------
+
+    def report(
+        self, tenant: TenantContext, rng: DateRange, include_simulated: bool = False
+    ) -> Report:
+        days = self.days(tenant, rng, include_simulated)
+        ordered = [days[d] for d in rng.each_day()]
+        calls = sum(d["calls"] for d in ordered)
+        answered = sum(d["answered"] for d in ordered)
+        seconds = sum(d["seconds"] for d in ordered)
+        by_hour = [sum(d["by_hour"][h] for d in ordered) for h in range(24)]
+        required = 0
+        for name in tenant.required_fields:
+            required |= LEAD_FIELD_BITS.get(name, 0)
+        leads = converted = 0
+        for d in ordered:
+            for m, n in d["lead_masks"].items():
+                leads += n
+                if int(m) & required == required:
+                    converted += n
+
+        def total(key: str, seed: dict[str, int] | None = None) -> dict[str, int]:
+            out = dict(seed or {})
+            for d in ordered:
+                for k, n in d[key].items():
+                    out[k] = out.get(k, 0) + n
+            return out
+
+        def by_count(counter: dict[str, int]) -> dict[str, int]:
+            return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))
+
+        usage = {
+            kind: by_count(
+                {
+                    k: sum(d["usage"][kind].get(k, 0) for d in ordered)
+                    for k in {k for d in ordered for k in d["usage"][kind]}
+                }
+            )
+            for kind in ("stt", "llm", "tts")
+        }
+        tts_chars = total("tts_chars")
+        costs = compute_costs(
+            tenant.costs, call_seconds=seconds, tts_chars=tts_chars, days=rng.days, leads=converted
+        )
+        latency = [
+            Percentiles(
+                day,
+                metric,
+                int(values["count"]),
+                {k: float(v) for k, v in values.items() if k != "count"},
+            )
+            for day in rng.each_day()
+            for metric in LATENCY_METRICS
+            if (values := days[day]["latency"].get(metric))
+        ]
+        return Report(
+            tenant_id=tenant.id,
+            start=rng.start,
+            end=rng.end,
+            calls=calls,
+            answered=answered,
+            avg_duration_s=round(seconds / answered, 2) if answered else None,
+            calls_by_hour=by_hour,
+            calls_by_day=[(day, days[day]["calls"]) for day in rng.each_day()],
+            leads=leads,
+            converted=converted,
+            conversion_rate=round(converted / calls, 4) if calls else None,
+            score_bands=total(
+                "score_bands", {name: 0 for name, _, _ in SCORE_BANDS} | {"unscored": 0}
+            ),
+            budget_bands=total(
+                "budget_bands", {name: 0 for name, _, _ in BUDGET_BANDS} | {"unknown": 0}
+            ),
+            zones=by_count(total("zones")),
+            urgency=by_count(total("urgency")),
+            sentiment=total("sentiment", {"positive": 0, "neutral": 0, "negative": 0}),
+            costs=costs,
+            provider_usage=usage,
+            fallback_share=self.fallback_share(tenant, usage),
+            latency=latency,
+        )
 
     def fallback_share(
         self, tenant: TenantContext, usage: dict[str, dict[str, int]]
     ) -> dict[str, float | None]:
         out: dict[str, float | None] = {}
         for kind, counts in usage.items():
-            total = sum(counts.values())
+            n = sum(counts.values())
             names = tenant.fallback_providers.get(kind, ())
-            fallback = sum(n for p, n in counts.items() if _matches(p, names))
-            out[kind] = round(fallback / total, 4) if total else None
+            fallback = sum(c for p, c in counts.items() if _matches(p, names))
+            out[kind] = round(fallback / n, 4) if n else None
         return out
-
-    def latency(
-        self,
-        tenant: TenantContext,
-        rng: DateRange,
-        metrics: tuple[str, ...] = ("reply_ms", "first_audio_ms"),
-        include_simulated: bool = False,
-    ) -> list[Percentiles]:
-        """Nearest-rank percentiles per local day of the per-turn timings.
-
-        The rank is ceil(p/100 * n), computed in SQL with integer arithmetic so
-        both backends pick the same row; only the chosen rows leave the database.
-        """
-        lo, hi, local = self._prepare(tenant, rng)
-        out: list[Percentiles] = []
-        with self.db.session() as s:
-            for metric in metrics:
-                col = getattr(Turn, metric)
-                day = local.day(Turn.at).label("day")
-                inner = (
-                    select(
-                        day,
-                        col.label("v"),
-                        func.row_number().over(partition_by=day, order_by=col).label("rn"),
-                        func.count().over(partition_by=day).label("n"),
-                    )
-                    .where(self._turn_filter(tenant, lo, hi, include_simulated), col.is_not(None))
-                    .subquery()
-                )
-                ranks = [(inner.c.n * p + 99) // 100 for p in PERCENTILES]
-                stmt = select(inner.c.day, inner.c.rn, inner.c.n, inner.c.v).where(
-                    or_(*[inner.c.rn == r for r in ranks])
-                )
-                rows: dict[str, tuple[int, dict[int, float]]] = {}
-                for d, rn, n, v in s.execute(stmt):
-                    rows.setdefault(d, (int(n), {}))[1][int(rn)] = float(v)
-                for d in sorted(rows):
-                    n, by_rank = rows[d]
-                    values = {f"p{p}": by_rank[(n * p + 99) // 100] for p in PERCENTILES}
-                    out.append(Percentiles(date.fromisoformat(d), metric, n, values))
-        return out
-
-    # ---- the whole report --------------------------------------------------
-
-    def report(
-        self, tenant: TenantContext, rng: DateRange, include_simulated: bool = False
-    ) -> Report:
-        volume = self.call_volume(tenant, rng, include_simulated)
-        conv = self.conversion(tenant, rng, include_simulated)
-        quality = self.lead_quality(tenant, rng, include_simulated)
-        usage, chars = self.provider_usage(tenant, rng, include_simulated)
-        costs = compute_costs(
-            tenant.costs,
-            call_seconds=volume["seconds"],
-            tts_chars=chars,
-            days=rng.days,
-            leads=conv["converted"],
-        )
-        return Report(
-            tenant_id=tenant.id,
-            start=rng.start,
-            end=rng.end,
-            calls=volume["calls"],
-            answered=volume["answered"],
-            avg_duration_s=volume["avg_duration_s"],
-            calls_by_hour=volume["by_hour"],
-            calls_by_day=volume["by_day"],
-            leads=conv["leads"],
-            converted=conv["converted"],
-            conversion_rate=round(conv["converted"] / volume["calls"], 4)
-            if volume["calls"]
-            else None,
-            score_bands=quality["score_bands"],
-            budget_bands=quality["budget_bands"],
-            zones=quality["zones"],
-            urgency=quality["urgency"],
-            sentiment=self.sentiment(tenant, rng, include_simulated),
-            costs=costs,
-            provider_usage=usage,
-            fallback_share=self.fallback_share(tenant, usage),
-            latency=self.latency(tenant, rng, include_simulated=include_simulated),
-        )

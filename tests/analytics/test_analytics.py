@@ -160,3 +160,58 @@ def test_tts_price_by_provider_prefix() -> None:
     assert costs.tts_price("offline:pico") == 0.001
     assert costs.tts_price("offline:piper") == 0.002
     assert costs.tts_price("elevenlabs") == 0.0
+
+
+def test_settled_days_are_stored_and_read_back_identically(db: Database) -> None:
+    from sqlalchemy import func, select
+
+    from centralino.analytics.models import AnalyticsDay
+
+    alfa, _ = load_fixed_dataset(db)
+    ctx = _ctx(db, alfa)
+    live = AnalyticsService(db, use_rollups=False).report(ctx, RANGE)
+    service = AnalyticsService(db)
+    first = service.report(ctx, RANGE)
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(AnalyticsDay)) == 3
+    # Delete a call: the stored days do not notice until refreshed.
+    with db.engine.begin() as c:
+        c.exec_driver_sql("DELETE FROM turns WHERE call_id = 'c4'")
+        c.exec_driver_sql("DELETE FROM calls WHERE id = 'c4'")
+    second = service.report(ctx, RANGE)
+    assert first == live == second
+    assert service.refresh(ctx, RANGE) == 3
+    assert service.report(ctx, RANGE).calls == 4
+    service.invalidate(alfa)
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(AnalyticsDay)) == 0
+
+
+def test_conversion_follows_the_required_fields_of_today(db: Database) -> None:
+    alfa, _ = load_fixed_dataset(db)
+    service = AnalyticsService(db)
+    ctx = _ctx(db, alfa)
+    assert service.report(ctx, RANGE).converted == 2
+    # Same stored days, stricter tenant: urgency now required (c1 high, c3 medium, c2 none).
+    stricter = TenantContext(alfa, required_fields=(*ctx.required_fields, "urgency"))
+    assert service.report(stricter, RANGE).converted == 2
+    strictest = TenantContext(alfa, required_fields=("budget", "urgency", "callback_time"))
+    assert service.report(strictest, RANGE).converted == 0
+    lenient = TenantContext(alfa, required_fields=("name",))
+    assert service.report(lenient, RANGE).converted == 3
+
+
+def test_recent_days_are_not_stored(db: Database) -> None:
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import func, select
+
+    from centralino.analytics.models import AnalyticsDay
+
+    alfa, _ = load_fixed_dataset(db)
+    today = datetime.now(ZoneInfo("Europe/Rome")).date()
+    AnalyticsService(db).report(_ctx(db, alfa), DateRange(today - timedelta(days=3), today))
+    with db.session() as s:
+        # today-3 and today-2 are settled; yesterday and today stay live.
+        assert s.scalar(select(func.count()).select_from(AnalyticsDay)) == 2
