@@ -233,3 +233,61 @@ def test_vocabulary_prompt() -> None:
     assert vocabulary_prompt({}) == ""
     long = {"vocabulary": [f"parola{i}" for i in range(200)]}
     assert len(vocabulary_prompt(long)) <= 401
+
+
+async def test_real_dialogue_collects_a_lead_by_voice(fakes, whisper, offline_tts, say_pcm):
+    """The production wiring (make_conversation_factory + the dialogue engine): a caller
+    speaking synthesized Italian gives name, request, zone and budget across turns."""
+    from agent.voice.factory import make_conversation_factory
+
+    tenant = {
+        "name": "Agenzia Rossi",
+        "slug": "rossi",
+        "zones": ["Navigli", "Isola", "Città Studi"],
+        "vocabulary": ["trilocale", "bilocale"],
+        "voice": {"provider": "offline"},
+    }
+    ctx = CallContext("call-2", 5, "rossi", "+393331112233", "+390212345678", tenant=tenant)
+    answers = [
+        "Mi chiamo Mario Bianchi.",
+        "Vorrei comprare un trilocale nella zona di Città Studi.",
+        "Il budget è di trecentomila euro.",
+    ]
+    clips = [await say_pcm(a) for a in answers]
+    out = fakes.AudioOut()
+    caller = fakes.Caller()
+    control = fakes.Control()
+    factory = make_conversation_factory(
+        whisper, offline_tts, settings=VoiceSettings(silence_timeout_s=2.0), vad=VAD
+    )
+    conversation = factory(ctx)
+
+    async def script() -> None:
+        for clip in clips:
+            await asyncio.sleep(0.3)
+            await out.wait_played()
+            await caller.say(clip)
+            # Wait for the agent to start answering before the next answer.
+            n = len(out.plays)
+            while len(out.plays) == n:
+                await asyncio.sleep(0.02)
+        await asyncio.sleep(1.0)
+        await out.wait_played()
+        await asyncio.sleep(0.5)
+        caller.hangup()
+
+    acting = asyncio.create_task(script())
+    try:
+        result = await asyncio.wait_for(conversation.run(ctx, caller.frames(), out, control), 90)
+    finally:
+        acting.cancel()
+        caller.hangup()
+        out.close()
+    lead = result["lead"]
+    assert "bianchi" in lead["name"].lower()
+    assert lead["request_type"] == "buy"
+    assert lead["zone"] == "Città Studi"
+    assert lead["budget_max"] == 300000 or lead["budget_min"] == 300000
+    assert lead["phone"].endswith("3331112233")
+    spoken = [t for t in control.turns if t["speaker"] == "caller" and t.get("stt_provider")]
+    assert len(spoken) == 3
