@@ -16,9 +16,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
+import re
 import statistics
 import sys
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,6 +65,25 @@ class CallResult:
         return self.fields_ok == self.fields_total and self.outcome_ok
 
 
+def add_noise(line: str, rng: random.Random, rate: float = 0.15) -> str:
+    """Chat/STT-like noise: no punctuation, lowercase, no accents, and letter typos in
+    longer lowercase words (names, capitalised in the scripts, are left alone: their
+    spelling is the expected value)."""
+    if line.startswith("<"):
+        return line
+    out = []
+    for word in re.findall(r"[\w'’€.,]+", line):
+        core = word.strip(".,")
+        if len(core) >= 6 and core.islower() and core.isalpha() and rng.random() < rate:
+            i = rng.randrange(1, len(core) - 1)
+            core = core[:i] + core[i + 1 :] if rng.random() < 0.5 else core[:i] + core[i] + core[i:]
+        if not core[:1].isupper():
+            core = unicodedata.normalize("NFKD", core)
+            core = "".join(c for c in core if not unicodedata.combining(c))
+        out.append(core)
+    return " ".join(out)
+
+
 def _utterance(line: str) -> Utterance:
     if line == "<silence>":
         return Utterance("", None, "silence")
@@ -71,7 +93,10 @@ def _utterance(line: str) -> Utterance:
 
 
 async def play_call(
-    tenant: dict[str, Any], call: dict[str, Any], llm: LLMProvider | None = None
+    tenant: dict[str, Any],
+    call: dict[str, Any],
+    llm: LLMProvider | None = None,
+    noise_seed: int | None = None,
 ) -> CallResult:
     caller_id = call.get("caller_id", DEFAULT_CALLER)
     dialogue = make_dialogue(tenant, caller_id, bool(call.get("hours", True)), llm=llm)
@@ -80,6 +105,7 @@ async def play_call(
     answers = dict(call.get("answers", {}))
     at_confirm = list(call.get("at_confirm", ["sì"]))
     asked: dict[str, int] = {}
+    rng = random.Random(f"{noise_seed}:{call['id']}") if noise_seed is not None else None
     turn_ms: list[float] = []
     turns = 0
     while reply.action == Action.CONTINUE and turns < MAX_TURNS:
@@ -92,6 +118,8 @@ async def play_call(
             asked[key] = asked.get(key, 0) + 1
             # A real caller answers what is asked; asked again, they say they don't know.
             line = answers.get(key, "non saprei") if asked[key] == 1 else "non lo so"
+        if rng is not None:
+            line = add_noise(line, rng)
         started = time.perf_counter()
         reply = await dialogue.handle(_utterance(line))
         turn_ms.append((time.perf_counter() - started) * 1000)
@@ -145,8 +173,10 @@ def load(path: Path) -> dict[str, Any]:
     return data
 
 
-async def run_all(data: dict[str, Any], llm: LLMProvider | None = None) -> list[CallResult]:
-    return [await play_call(data["tenant"], call, llm) for call in data["calls"]]
+async def run_all(
+    data: dict[str, Any], llm: LLMProvider | None = None, noise_seed: int | None = None
+) -> list[CallResult]:
+    return [await play_call(data["tenant"], call, llm, noise_seed) for call in data["calls"]]
 
 
 def summarize(results: list[CallResult]) -> dict[str, Any]:
@@ -180,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ollama", default="", help="Ollama host to add to the rules (optional)")
     ap.add_argument("--model", default="qwen2.5:1.5b-instruct")
     ap.add_argument("--target", type=float, default=95.0)
+    ap.add_argument("--noise-seeds", default="1,2,3,4,5", help="comma-separated; empty: none")
     args = ap.parse_args(argv)
 
     data = load(args.data)
@@ -193,6 +224,16 @@ def main(argv: list[str] | None = None) -> int:
     summary["sets"] = {
         name: summarize([r for r in results if r.set == name])
         for name in dict.fromkeys(r.set for r in results)
+    }
+    # The same calls with text noise (typos, no accents/punctuation), fixed seeds.
+    seeds = [int(x) for x in args.noise_seeds.split(",") if x.strip()]
+    noisy_runs = {seed: asyncio.run(run_all(load(args.data), llm, seed)) for seed in seeds}
+    noisy_pcts = [summarize(r)["fields_correct_pct"] for r in noisy_runs.values()]
+    summary["noisy"] = {
+        "seeds": seeds,
+        "fields_correct_pct_per_seed": noisy_pcts,
+        "fields_correct_pct_mean": round(statistics.mean(noisy_pcts), 2) if seeds else None,
+        "fields_correct_pct_min": min(noisy_pcts) if seeds else None,
     }
     engine = f"rules + ollama {args.model}" if llm else "rules only"
 
@@ -215,6 +256,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{key:<24} {summary[key]}")
     for name, sub in summary["sets"].items():
         print(f"set {name}: {sub['calls']} calls, fields correct {sub['fields_correct_pct']}%")
+    if seeds:
+        print(
+            f"with text noise (seeds {seeds}): fields correct mean "
+            f"{summary['noisy']['fields_correct_pct_mean']}%, min "
+            f"{summary['noisy']['fields_correct_pct_min']}%"
+        )
+    for seed, runs in noisy_runs.items():
+        for r in runs:
+            if r.errors:
+                print(f"  noisy seed {seed} {r.id}: {'; '.join(r.errors)}")
     print("per field %: " + ", ".join(f"{k} {v}" for k, v in summary["per_field_pct"].items()))
     target_met = summary["fields_correct_pct"] >= args.target
     print(f"target fields correct >= {args.target}%: {'met' if target_met else 'NOT met'}")

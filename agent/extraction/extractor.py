@@ -16,6 +16,7 @@ from agent.extraction import fields as f
 from agent.extraction.budget import extract_budget
 from agent.extraction.intents import Intent, detect
 from agent.extraction.names import extract_name
+from agent.extraction.spell import correct
 from agent.extraction.text import fold
 from agent.extraction.zones import ZoneMatcher
 
@@ -99,12 +100,20 @@ class Extractor:
         (it makes bare answers like "Mario Rossi" or "sui 400" acceptable);
         ``confidence`` is the STT confidence, which scales every field's."""
         out = Extraction()
-        folded = fold(text or "")
-        if not folded:
+        if not fold(text or ""):
             return out
+        original = text
+        # Typos and STT slips in keywords ("vendre", "doomani") are fixed first; zones
+        # are read from the original words (they have their own fuzzy matching).
+        text = correct(text)
+        folded = fold(text)
         out.intents = detect(folded)
 
-        name = extract_name(text, expecting=expecting == "name")
+        # Capitalised words survive correction, so names are read from the corrected
+        # text ("mi chamo Mario Rossi"), falling back to the caller's exact words.
+        name = extract_name(text, expecting=expecting == "name") or extract_name(
+            original, expecting=expecting == "name"
+        )
         if name:
             out.set("name", *name)
             # "Serena Villa" is a person, not a property type: read the rest without it.
@@ -116,7 +125,7 @@ class Extractor:
         prop = f.property_type(folded)
         if prop:
             out.set("property_type", *prop)
-        zone = self.zones.find(text)
+        zone = self.zones.find(_without_name(original, name[0]) if name else original)
         if zone:
             out.set("zone", zone.zone, zone.confidence)
             if not zone.listed:

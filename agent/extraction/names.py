@@ -38,7 +38,7 @@ FIRST_NAMES = _wordset(
 _NOT_NAME = _wordset(
     """
     a ad al alla ai agli allo da dal dalla dai di del della dei degli in nel nella
-    e ed o ma che chi con per su sul tra fra il lo la i gli le un uno una
+    e ed o ma che chi con per su sul tra fra il lo la i gli le un uno una non
     sono sei e' era mi ti si ci vi ne io lei lui noi voi loro qui qua li la' ecco
     interessato interessata interessati cerco cerchiamo vorrei volevo voglio
     chiamo chiamato chiamata chiamando telefono numero nome cognome
@@ -53,6 +53,7 @@ _NOT_NAME = _wordset(
     disponibile libero libera tornato tornata sposato sposata
     ho hai ha abbiamo avete hanno sto stiamo vivo abito devo dovrei avrei possiedo posso
     vorremmo volevamo cercavo chiamavo pensavo avevo stavo
+    quanto quanta quanti quante quale quali dove quando perche
     puo potrebbe potete ripetere ripeta scusi scusa come cosa capito sentito senta guardi
     aspetti attenda pronto momento perfetto esatto giusto sbagliato corretto
     """
