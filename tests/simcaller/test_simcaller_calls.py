@@ -253,3 +253,24 @@ async def test_follows_a_reinvite_that_moves_the_media(
     assert report.ok, report.error
     assert report.rtp["remote"] != f"127.0.0.1:{dead}"
     assert report.heard.voiced_s > 0.3  # the echo from the new media address
+
+
+def test_cli_reports_a_rejected_call_and_exits_1(
+    uas: Callable[..., SippServer], tmp_path: Path
+) -> None:
+    server = uas("uas_busy.xml", values={"STATUS": "503 Service Unavailable"})
+    config = tmp_path / "c.toml"
+    config.write_text(f'[paths]\nruntime_dir = "{tmp_path}"\n')
+    proc = subprocess.run(
+        [
+            *(sys.executable, "-m", "centralino.cli", "call", "--to", "+390212345678"),
+            *("--port", str(server.port), "--no-db"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "CENTRALINO_CONFIG": str(config)},
+    )
+    _finished(server)
+    assert proc.returncode == 1
+    assert "not answered: SIP 503 Service Unavailable" in proc.stdout

@@ -194,3 +194,16 @@ def test_shipped_demo_script_is_valid() -> None:
     script = load_script(path, load_audio=False)
     assert script.caller_id and script.utterances
     assert all(u.kind in ("wav", "text") for u in script.utterances)
+
+
+def test_cli_default_server_comes_from_the_asterisk_section() -> None:
+    from centralino.config import Config
+    from centralino.simcaller.cli import _default_server
+
+    assert _default_server(Config({}, environ={})) == ("127.0.0.1", 5060)
+    assert _default_server(Config({"asterisk": {"sip_port": 5099}}, environ={})) == (
+        "127.0.0.1",
+        5099,
+    )
+    office = Config({"asterisk": {"sip_bind": "192.168.1.10", "sip_port": 5070}}, environ={})
+    assert _default_server(office) == ("192.168.1.10", 5070)
