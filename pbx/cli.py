@@ -15,35 +15,49 @@ import click
 
 from centralino.calls.service import CallStore
 from centralino.cli import Context, pass_ctx
+from centralino.config import Config
 from centralino.tenants.service import TenantService
 from pbx.agi.server import RoutingAgi, start_agi_server
 from pbx.ari.client import AriClient
 from pbx.calls.conversation import ConversationFactory
 from pbx.calls.greeting import greeting_factory
 from pbx.controller import Controller
-from pbx.settings import ari_settings, asterisk_settings, pbx_settings
+from pbx.settings import PbxSettings, ari_settings, asterisk_settings, pbx_settings
 
 log = logging.getLogger(__name__)
 
 
-def default_conversation_factory(listen_s: float) -> ConversationFactory:
-    """The greeting conversation with the offline Italian voice."""
-    from agent.tts.offline import OfflineTTS
+async def build_conversation_factory(config: Config, pbx: PbxSettings) -> ConversationFactory:
+    """The configured conversation, with the product's TTS stack (cache, ElevenLabs when
+    configured, offline Italian voices as fallback). Models load here, before any call."""
+    from agent.tts.factory import build_tts
+    from agent.tts.usage import TTSUsage
 
-    return greeting_factory(OfflineTTS(), listen_s)
+    tts = build_tts(config, usage=TTSUsage())
+    if pbx.conversation == "greeting":
+        return greeting_factory(tts, pbx.listen_s)
+    from agent.stt.settings import STTSettings
+    from agent.stt.whisper import WhisperSTT
+    from agent.voice.factory import make_conversation_factory
+
+    stt = WhisperSTT(config.section("stt", STTSettings))
+    await stt.start()
+    return make_conversation_factory(stt, tts)
 
 
-def build_controller(ctx: Context) -> Controller:
+def build_controller(ctx: Context, conversation_factory: ConversationFactory) -> Controller:
+    from centralino.leads.service import LeadService
+
     config = ctx.config
     pbx = pbx_settings(config)
-    ari = AriClient(ari_settings(config))
     return Controller(
-        ari=ari,
+        ari=AriClient(ari_settings(config)),
         store=CallStore(ctx.db),
         tenants=TenantService(ctx.db),
-        conversation_factory=default_conversation_factory(pbx.listen_s),
+        conversation_factory=conversation_factory,
         recordings_dir=config.recordings_dir,
         media_start_timeout_s=pbx.media_start_timeout_s,
+        lead_sink=LeadService(ctx.db, config).save_from_call,
     )
 
 
@@ -62,13 +76,22 @@ def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> Non
 @pass_ctx
 def serve(ctx: Context) -> None:
     """Run the ARI call controller (answers calls for every tenant)."""
-    controller = build_controller(ctx)
+    config = ctx.config
+    # Validate every setting (and secret) before touching anything.
+    pbx = pbx_settings(config)
+    ari = ari_settings(config)
     ctx.db.upgrade()
-    click.echo(
-        f"controller: ARI {controller.ari.settings.url} app={controller.ari.settings.app},"
-        f" recordings in {ctx.config.recordings_dir}"
-    )
-    run_until_signalled(controller.run)
+
+    async def main(stop: asyncio.Event) -> None:
+        factory = await build_conversation_factory(config, pbx)
+        controller = build_controller(ctx, factory)
+        click.echo(
+            f"controller: ARI {ari.url} app={ari.app}, conversation={pbx.conversation},"
+            f" recordings in {config.recordings_dir}"
+        )
+        await controller.run(stop)
+
+    run_until_signalled(main)
 
 
 @click.command("agi")

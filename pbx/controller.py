@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -40,6 +42,7 @@ class Controller:
         conversation_factory: ConversationFactory,
         recordings_dir: Path,
         media_start_timeout_s: float = 5.0,
+        lead_sink: Callable[[int, str, dict[str, Any]], Any] | None = None,
     ) -> None:
         self.ari = ari
         self.store = store
@@ -47,6 +50,7 @@ class Controller:
         self.conversation_factory = conversation_factory
         self.recordings_dir = recordings_dir
         self.media_start_timeout_s = media_start_timeout_s
+        self.lead_sink = lead_sink
         self.sessions: dict[str, CallSession] = {}  # caller channel id -> session
         self._routes: dict[str, CallSession] = {}  # any of our channel ids -> session
         self._tasks: set[asyncio.Task[None]] = set()
@@ -151,6 +155,7 @@ class Controller:
             register_channel=self._register,
             unregister_channel=self._unregister,
             media_start_timeout_s=self.media_start_timeout_s,
+            lead_sink=self.lead_sink,
         )
         session = CallSession(deps, event)
         self.sessions[session.channel_id] = session

@@ -14,6 +14,7 @@ from centralino.config import Config
 from pbx.ari.client import AriSettings
 
 SECTION = "pbx"
+CONVERSATIONS = ("greeting", "voice")
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,10 @@ class PbxSettings:
     asterisk_host: str = "127.0.0.1"
     # FastAGI routing service: bind address (the dialplan connects to asterisk.agi_host).
     agi_bind: str = "127.0.0.1"
-    # How long the default conversation listens after the greeting before saying goodbye.
+    # What talks to callers: "greeting" (say the tenant's greeting, record the caller)
+    # or "voice" (the voice agent: Whisper STT + dialogue + TTS, agent/voice).
+    conversation: str = "greeting"
+    # How long the greeting conversation listens after the greeting before saying goodbye.
     listen_s: float = 120.0
     # Seconds to wait for the media websocket to come up before failing the call.
     media_start_timeout_s: float = 5.0
@@ -30,6 +34,10 @@ class PbxSettings:
     reconnect_max_s: float = 2.0
 
     def __post_init__(self) -> None:
+        if self.conversation not in CONVERSATIONS:
+            raise ValueError(
+                f"conversation {self.conversation!r}: use one of {', '.join(CONVERSATIONS)}"
+            )
         if self.listen_s <= 0:
             raise ValueError("listen_s must be positive")
         if self.media_start_timeout_s <= 0:

@@ -127,6 +127,9 @@ class SessionDeps:
     unregister_channel: Callable[[str], None]
     media_start_timeout_s: float = 5.0
     hangup_grace_s: float = 3.0
+    # Called (in a worker thread) with (tenant_id, call_id, result) when a conversation
+    # returns a lead; e.g. LeadService.save_from_call. Returns the lead id.
+    lead_sink: Callable[[int, str, dict[str, Any]], Any] | None = None
 
 
 def parse_ari_time(text: str) -> datetime | None:
@@ -532,6 +535,7 @@ class CallSession:
                     ended_at=self.ended_at or utcnow(),
                     **fields,
                 )
+                await self._save_lead()
                 log.info(
                     "call %s: ended outcome=%s cause=%s(%s) caller_audio=%.2fs",
                     self.call_id,
@@ -544,6 +548,33 @@ class CallSession:
             if self.media_channel_id:
                 self.deps.unregister_channel(self.media_channel_id)
             self.done.set()
+
+    async def _save_lead(self) -> None:
+        """Hand a lead to the lead store. It is already in calls.data, so never lost."""
+        sink = self.deps.lead_sink
+        if not isinstance(self.result.get("lead"), dict) or sink is None:
+            return
+        if self.tenant_id is None:
+            return
+        try:
+            lead_id = await asyncio.to_thread(sink, self.tenant_id, self.call_id, self.result)
+        except Exception as exc:
+            log.exception("call %s: lead not stored (kept in the call row)", self.call_id)
+            await asyncio.to_thread(
+                self.deps.store.event,
+                self.call_id,
+                self.tenant_id,
+                "lead_failed",
+                error=str(exc)[:500],
+            )
+            return
+        await asyncio.to_thread(
+            self.deps.store.event,
+            self.call_id,
+            self.tenant_id,
+            "lead_saved",
+            lead_id=_jsonable(lead_id),
+        )
 
 
 class SessionAudioOut:

@@ -158,3 +158,74 @@ async def test_caller_dtmf_reaches_the_conversation(pbx_env: PbxEnv) -> None:
         call = s.query(Call).filter(Call.sip_call_id == report.call_id).one()
         assert call.data["dtmf"] == "42"
         assert call.data["result"] == {"outcome": "completed", "keys": "42"}
+
+
+LEAD_RESULT = {
+    "outcome": "lead",
+    "lead": {
+        "name": "Mario Rossi",
+        "phone": "333 123 4567",
+        "request_type": "acquisto",
+        "property_type": "bilocale",
+        "zone": "Brera",
+        "budget_max": 350000,
+    },
+    "transcript": [
+        {"speaker": "agent", "text": "Come posso aiutarla?"},
+        {"speaker": "caller", "text": "Cerco un bilocale a Brera, budget 350 mila."},
+    ],
+}
+
+
+class LeadConversation:
+    async def run(
+        self,
+        ctx: CallContext,
+        audio_in: AsyncIterator[bytes],
+        audio_out: AudioOut,
+        control: CallControl,
+    ) -> dict[str, Any]:
+        await audio_out.play(tone(0.5))
+        await audio_out.wait_played()
+        await control.hangup("lead taken")
+        return LEAD_RESULT
+
+
+@pytest.mark.parametrize("sink_fails", [False, True])
+async def test_a_conversation_lead_is_stored_and_never_lost(
+    pbx_env: PbxEnv, sink_fails: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    from centralino.leads.models import Lead
+    from centralino.leads.service import LeadService
+
+    def broken_sink(tenant_id: int, call_id: str, result: dict[str, Any]) -> int:
+        raise RuntimeError("lead database unavailable")
+
+    pbx_env.controller.conversation_factory = lambda ctx: LeadConversation()
+    pbx_env.controller.lead_sink = (
+        broken_sink if sink_fails else LeadService(pbx_env.db).save_from_call
+    )
+    report = await place_call(
+        DEMO_DID,
+        port=pbx_env.asterisk.sip_port,
+        script={"utterances": [], "max_wait_ms": 10000},
+        timeout=15,
+    )
+    await pbx_env.wait_idle()
+    assert report.answered and report.hangup_by == "callee", report.summary()
+    with pbx_env.db.session() as s:
+        call = s.query(Call).filter(Call.sip_call_id == report.call_id).one()
+        assert call.outcome == "lead"
+        # Whatever happens downstream, the lead is in the call row.
+        assert call.data["result"]["lead"]["name"] == "Mario Rossi"
+        kinds = [e.kind for e in call.events]
+        leads = s.query(Lead).filter(Lead.call_id == call.id).all()
+        if sink_fails:
+            assert "lead_failed" in kinds and leads == []
+            assert any("lead not stored" in line for line in error_lines(caplog))
+        else:
+            assert "lead_saved" in kinds
+            [lead] = leads
+            assert lead.tenant_id == call.tenant_id and lead.zone == "Brera"
+            assert lead.phone == "+393331234567"
+            assert error_lines(caplog) == []
