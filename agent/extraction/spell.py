@@ -37,7 +37,7 @@ KEYWORDS = _words(
     novanta quaranta trenta venti massimo minimo almeno circa budget euro
     arrivederci arrivederla giornata operatore persona ripetere capito saprei
     indifferente preferenze corretto esatto esattamente perfetto confermo
-    numero cellulare telefono chiamo vorrei
+    numero cellulare telefono chiamo vorrei grazie quattro cinque
     """
 )
 # Real words close to a keyword that must stay as they are.
