@@ -122,6 +122,7 @@ def run_sipp(
     caller_id: str = "+393331234567",
     audio: Path | str | None = None,
     hold_ms: int = 5000,
+    audio_delay_ms: int = 500,
     scenario: Path | str = UAC_AUDIO,
     values: Mapping[str, str] | None = None,
     local_ip: str = "127.0.0.1",
@@ -132,8 +133,9 @@ def run_sipp(
     """Place ``calls`` SIPp calls to ``did`` at ``server:port`` and count the outcome.
 
     By default all calls start within one second and run concurrently, each
-    streaming ``audio`` (any WAV, converted to µ-law) and hanging up after
-    ``hold_ms``. Blocking: from asyncio use :func:`run_sipp_async`.
+    streaming ``audio`` (any WAV, converted to µ-law) ``audio_delay_ms`` after
+    the answer and hanging up ``hold_ms`` after the answer. Blocking: from
+    asyncio use :func:`run_sipp_async`.
     """
     prefix, r = sipp_command(root)
     if audio is None:
@@ -153,6 +155,8 @@ def run_sipp(
                 "AUDIO": f"{sipp_dir}/audio.wav",
                 "CALLER": caller_id,
                 "HOLD_MS": str(hold_ms),
+                "AUDIO_DELAY_MS": str(audio_delay_ms),
+                "REST_MS": str(max(0, hold_ms - audio_delay_ms)),
                 **dict(values or {}),
             },
         )
