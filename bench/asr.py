@@ -1,0 +1,261 @@
+"""Speech recognition benchmark: WER and real-time factor of the local Whisper on the
+Italian Asterisk prompts (asterisk-core-sounds-it-wav, 8 kHz telephone speech) against
+the transcripts shipped in asterisk-core-sounds-it.
+
+Text normalisation (applied to reference and hypothesis alike): lowercase, accents
+removed, punctuation and apostrophes to spaces, digits spelled out in Italian words
+("1" -> "uno", "162" -> "centosessantadue"). The transcript file has a few accented
+letters replaced by "?" ("sar?" for "sarà"): such a reference word matches a
+hypothesis word with any vowel in that place. Prompts whose transcript has bracketed
+parts ("[toni ascendenti]", "Il [suo] messaggio") are excluded: whether those words
+are spoken is not stated.
+
+Usage: python -m bench.asr [--limit N] [--configs beam1-fast,beam5-standard,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+import time
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent.audio import read_wav
+from agent.audio.prompts import load_prompts
+from agent.stt.settings import STTSettings
+from agent.stt.whisper import WhisperSTT
+from bench.machine import machine_info, machine_line
+
+# A tenant-style vocabulary for this domain (telephone menus), passed as initial_prompt
+# in the "+vocab" configurations, the way a tenant's zones and property words are.
+DOMAIN_VOCABULARY = (
+    "cancelletto, asterisco, interno, casella vocale, messaggio, conferenza, operatore, "
+    "password, segreteria, registrazione, chiamata."
+)
+
+_UNITS = [
+    "zero",
+    "uno",
+    "due",
+    "tre",
+    "quattro",
+    "cinque",
+    "sei",
+    "sette",
+    "otto",
+    "nove",
+    "dieci",
+    "undici",
+    "dodici",
+    "tredici",
+    "quattordici",
+    "quindici",
+    "sedici",
+    "diciassette",
+    "diciannove",
+]
+_UNITS.insert(18, "diciotto")
+_TENS = [
+    "_",
+    "_",
+    "venti",
+    "trenta",
+    "quaranta",
+    "cinquanta",
+    "sessanta",
+    "settanta",
+    "ottanta",
+    "novanta",
+]
+
+
+def number_to_italian(n: int) -> str:
+    """Cardinal number in Italian words, as one token ("duemilatrecentoquattro")."""
+    if n < 0:
+        return "meno" + number_to_italian(-n)
+    if n < 20:
+        return _UNITS[n]
+    if n < 100:
+        tens, unit = divmod(n, 10)
+        word = _TENS[tens]
+        if unit in (1, 8):
+            word = word[:-1]  # ventuno, ventotto
+        return word + (_UNITS[unit] if unit else "")
+    if n < 1000:
+        hundreds, rest = divmod(n, 100)
+        head = "cento" if hundreds == 1 else _UNITS[hundreds] + "cento"
+        if rest // 10 == 8:
+            head = head[:-1]  # centottanta
+        return head + (number_to_italian(rest) if rest else "")
+    if n < 1_000_000:
+        thousands, rest = divmod(n, 1000)
+        head = "mille" if thousands == 1 else number_to_italian(thousands) + "mila"
+        return head + (number_to_italian(rest) if rest else "")
+    millions, rest = divmod(n, 1_000_000)
+    head = "unmilione" if millions == 1 else number_to_italian(millions) + "milioni"
+    return head + (number_to_italian(rest) if rest else "")
+
+
+def normalize(text: str) -> list[str]:
+    text = text.lower().replace("’", "'")
+    # "300.000" and "300 mila" are how Whisper writes "trecentomila".
+    text = re.sub(r"\b\d{1,3}(?:\.\d{3})+\b", lambda m: m.group().replace(".", ""), text)
+    text = re.sub(r"\b(\d+)\s*mila\b", lambda m: str(int(m.group(1)) * 1000), text)
+    text = re.sub(r"\d+", lambda m: f" {number_to_italian(int(m.group()))} ", text)
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    # Keep "?" only inside/at the end of a word (the transcript's lost accented letter).
+    text = re.sub(r"(?<=[a-z])\?", "\x00", text)
+    text = re.sub(r"[^a-z0-9\x00]+", " ", text)
+    return [w.replace("\x00", "?") for w in text.split()]
+
+
+def _match(ref: str, hyp: str) -> bool:
+    if "?" not in ref:
+        return ref == hyp
+    return re.fullmatch(re.escape(ref).replace(r"\?", "[aeiou]"), hyp) is not None
+
+
+def word_errors(ref: list[str], hyp: list[str]) -> int:
+    """Levenshtein distance over words (substitutions + deletions + insertions)."""
+    prev = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        cur = [i] + [0] * len(hyp)
+        for j, h in enumerate(hyp, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (0 if _match(r, h) else 1))
+        prev = cur
+    return prev[-1]
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str
+    beam: int
+    fast: bool
+    vocab: bool
+
+
+CONFIGS = {
+    c.name: c
+    for c in (
+        Config("beam1-fast", 1, True, False),
+        Config("beam1-standard", 1, False, False),
+        Config("beam5-fast", 5, True, False),
+        Config("beam5-standard", 5, False, False),
+        Config("beam5-fast+vocab", 5, True, True),
+        Config("beam5-standard+vocab", 5, False, True),
+    )
+}
+DEFAULT_CONFIGS = "beam1-fast,beam1-standard,beam5-fast,beam5-standard,beam5-fast+vocab"
+
+
+def run_config(stt: WhisperSTT, cfg: Config, clips: list[tuple[str, bytes, str]]) -> dict[str, Any]:
+    errors = ref_words = 0
+    audio_s = compute_s = 0.0
+    per_file: list[dict[str, Any]] = []
+    latencies: list[float] = []
+    fallbacks = 0
+    for name, pcm, ref_text in clips:
+        prompt = DOMAIN_VOCABULARY if cfg.vocab else ""
+        t = stt.transcribe_sync(pcm, prompt=prompt, fast=cfg.fast, beam_size=cfg.beam)
+        ref = normalize(ref_text)
+        hyp = normalize(t.text)
+        e = word_errors(ref, hyp)
+        errors += e
+        ref_words += len(ref)
+        audio_s += t.audio_s
+        compute_s += t.compute_ms / 1000
+        latencies.append(t.compute_ms)
+        fallbacks += cfg.fast and t.path == "standard"
+        per_file.append(
+            {"name": name, "errors": e, "words": len(ref), "hyp": t.text, "ref": ref_text}
+        )
+    worst = sorted(per_file, key=lambda r: r["errors"], reverse=True)[:10]
+    return {
+        "config": cfg.name,
+        "beam": cfg.beam,
+        "fast_path": cfg.fast,
+        "vocabulary_prompt": cfg.vocab,
+        "files": len(clips),
+        "ref_words": ref_words,
+        "word_errors": errors,
+        "wer": errors / max(1, ref_words),
+        "audio_s": round(audio_s, 1),
+        "compute_s": round(compute_s, 1),
+        "rtf": compute_s / max(1e-9, audio_s),
+        "median_ms_per_file": statistics.median(latencies) if latencies else None,
+        "fast_fallbacks_to_standard": int(fallbacks),
+        "worst": worst,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--limit", type=int, default=0, help="only the first N prompts")
+    ap.add_argument("--configs", default=DEFAULT_CONFIGS)
+    ap.add_argument("--model-dir", type=Path, default=STTSettings().model_dir)
+    ap.add_argument("--out", type=Path, default=Path("bench-results/asr.json"))
+    args = ap.parse_args(argv)
+    configs = [CONFIGS[c] for c in args.configs.split(",") if c]
+
+    try:
+        prompts = load_prompts()
+    except FileNotFoundError as exc:
+        print(f"asr benchmark skipped: {exc}", file=sys.stderr)
+        return 1
+    if args.limit:
+        prompts = prompts[: args.limit]
+    clips = [(p.name, read_wav(p.path)[0], p.text) for p in prompts]
+
+    stt = WhisperSTT(STTSettings(model_dir=args.model_dir))
+    t0 = time.perf_counter()
+    stt.load()
+    load_s = time.perf_counter() - t0
+    stt.transcribe_sync(clips[0][1])  # warm-up (first call allocates)
+
+    results = []
+    for cfg in configs:
+        print(f"  running {cfg.name} on {len(clips)} prompts ...", flush=True)
+        results.append(run_config(stt, cfg, clips))
+    stt.close()
+
+    print(
+        f"\nASR benchmark: Whisper {stt.settings.model_name} int8, {len(clips)} Italian "
+        f"prompts ({sum(r['audio_s'] for r in results[:1]):.0f} s of 8 kHz speech)"
+    )
+    print(f"machine: {machine_line()}; model load {load_s:.2f} s")
+    header = f"{'config':<22}{'WER':>8}{'RTF':>8}{'median ms':>11}{'words':>8}{'fallbacks':>11}"
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        print(
+            f"{r['config']:<22}{r['wer'] * 100:>7.1f}%{r['rtf']:>8.3f}"
+            f"{r['median_ms_per_file']:>11.0f}{r['ref_words']:>8}{r['fast_fallbacks_to_standard']:>11}"
+        )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(
+        json.dumps(
+            {
+                "benchmark": "asr",
+                "machine": machine_info(),
+                "model_dir": str(args.model_dir),
+                "model_load_s": load_s,
+                "results": results,
+                "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            },
+            indent=2,
+            ensure_ascii=False,
+        )
+    )
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
