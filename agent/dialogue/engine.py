@@ -48,6 +48,7 @@ KNOWN_KEYS = (
     "phone",
 )
 GENERIC_PROPERTY = "appartamento"
+MAX_TEXT_CHARS = 2000
 # Keys that count as "the caller told us something": a lead, not an abandoned call.
 LEAD_DATA_KEYS = ("name", "request_type", "property_type", "zone", "budget_min", "budget_max")
 
@@ -180,15 +181,23 @@ class ReceptionistDialogue:
                 state=str(self.state),
             )
         )
-        if self.state in (State.ENDED, State.CLOSING, State.TRANSFERRING):
-            reply = Reply(["Arrivederci!"], Action.HANGUP)
-        elif utterance.kind == "dtmf":
-            reply = await self._on_dtmf(text)
-        elif utterance.kind == "silence" or not re.search(r"[a-z0-9]", fold(text)):
-            reply = self._on_silence()
-        else:
-            self.silences = 0
-            reply = await self._on_speech(text, utterance.confidence)
+        try:
+            if self.state in (State.ENDED, State.CLOSING, State.TRANSFERRING):
+                reply = Reply(["Arrivederci!"], Action.HANGUP)
+            elif utterance.kind == "dtmf":
+                reply = await self._on_dtmf(text)
+            elif utterance.kind == "silence" or not re.search(r"[a-z0-9]", fold(text)):
+                reply = self._on_silence()
+            else:
+                self.silences = 0
+                # Extraction is synchronous: bound it so a runaway transcript cannot
+                # hold the event loop (a 30 s utterance is well under this).
+                reply = await self._on_speech(text[:MAX_TEXT_CHARS], utterance.confidence)
+        except Exception:
+            # A bug must not drop the call: keep what we have and ask again.
+            log.exception("dialogue failed on %r; asking the caller to repeat", text[:200])
+            self._note(f"Errore interno su: {text[:200]}")
+            reply = Reply([P.NOT_UNDERSTOOD, *P.split_sentences(self.last_question)])
         self._record_agent(reply)
         return reply
 

@@ -424,3 +424,59 @@ async def test_replies_are_short_phone_sentences(call, lines):
             if sentence.startswith(("Siamo", "Riepilogo")):
                 continue  # tenant FAQ text and the one-sentence summary
             assert len(sentence) <= 120, sentence
+
+
+async def test_bad_inputs_change_nothing(call):
+    c = await call()
+    before = {k: v for k, v in c.d.lead.as_dict().items() if k != "notes"}
+    for utt in [
+        Utterance("", None, "speech"),
+        Utterance("   ", 0.1, "speech"),
+        Utterance("?!", 0.5, "speech"),
+    ]:
+        reply = await c.d.handle(utt)
+        assert reply.sentences
+        if reply.action == Action.HANGUP:
+            break
+    assert {k: v for k, v in c.d.lead.as_dict().items() if k != "notes"} == before
+
+
+async def test_long_monologue_is_bounded(call):
+    c = await call()
+    text = "Sono Mario Rossi, cerco un trilocale ai Navigli sui 400 mila. " + "bla " * 5000
+    reply = await c.say(text)
+    assert reply.action == Action.CONTINUE
+    assert c.d.lead.zone == "Navigli"
+    assert c.d.result()["transcript"][1]["text"] == text.strip()  # the transcript keeps it all
+
+
+async def test_an_internal_error_does_not_drop_the_call(call, monkeypatch):
+    c = await call()
+    await c.say("vorrei comprare casa")
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(c.d.extractor, "extract", boom)
+    reply = await c.say("Mario Rossi")
+    assert reply.action == Action.CONTINUE
+    assert reply.sentences[0] == "Mi scusi, non ho capito bene."
+    assert "Errore interno su: Mario Rossi" in c.d.lead.notes
+    monkeypatch.undo()
+    await c.say("Mario Rossi")
+    assert c.d.lead.name == "Mario Rossi"
+
+
+async def test_ten_minute_call_many_turns(call):
+    now = [0.0]
+    c = await call(clock=lambda: now[0])
+    for i in range(120):  # one turn every 5 s: a 10-minute call
+        now[0] += 5
+        reply = await c.say("a che ora aprite?" if i % 2 else "può ripetere?")
+        assert reply.action == Action.CONTINUE
+    now[0] += 5
+    await c.say("Sono Mario Rossi, cerco un trilocale ai Navigli sui 400 mila")
+    result = c.d.result()
+    assert result["outcome"] == "lead"
+    assert len(result["transcript"]) == 1 + 2 * 121
+    assert result["transcript"][-1]["t"] == 605.0
