@@ -28,6 +28,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from markupsafe import Markup
 
 from admin_web.i18n import LANGUAGES, fmt_dt, select_locale
+from admin_web.labels import template_globals
 from admin_web.services import Services, build_services, optional_module
 from admin_web.settings import AdminSettings
 from centralino.accounts.models import User
@@ -211,7 +212,12 @@ def create_app(config: Config, services: Services | None = None) -> Flask:
             and (not item.roles or role in item.roles)
             and item.endpoint in app.view_functions
         ]
-        return {"nav_items": nav, "languages": LANGUAGES, "get_locale": get_locale}
+        return {
+            "nav_items": nav,
+            "languages": LANGUAGES,
+            "get_locale": get_locale,
+            **template_globals(),
+        }
 
     app.jinja_env.filters["dt"] = fmt_dt
     app.jinja_env.filters["nl2br"] = lambda text: Markup("<br>").join((text or "").splitlines())

@@ -102,6 +102,8 @@
     var input = document.getElementById("chat-input");
     var callLink = document.getElementById("chat-call-link");
     var sayUrl = null;
+    var fieldLabels = JSON.parse(root.getAttribute("data-field-labels") || "{}");
+    var valueLabels = JSON.parse(root.getAttribute("data-value-labels") || "{}");
 
     function add(speaker, text, meta) {
       var li = document.createElement("li");
@@ -130,9 +132,10 @@
       leadBox.textContent = "";
       Object.keys(data.lead || {}).forEach(function (k) {
         var dt = document.createElement("dt");
-        dt.textContent = k;
+        dt.textContent = fieldLabels[k] || k;
         var dd = document.createElement("dd");
-        dd.textContent = String(data.lead[k]);
+        var value = String(data.lead[k]);
+        dd.textContent = Object.prototype.hasOwnProperty.call(valueLabels, value) ? valueLabels[value] : value;
         dd.setAttribute("data-field", k);
         leadBox.appendChild(dt);
         leadBox.appendChild(dd);

@@ -19,7 +19,13 @@ CATALOG = ADMIN_DIR / "translations" / "it" / "LC_MESSAGES"
 
 def test_italian_catalog_is_complete_and_compiled() -> None:
     """Every string in the code and templates has an Italian translation in the .mo."""
-    method_map = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
+    # Same mapping as admin_web/babel.cfg (analytics and the API have their own domains).
+    method_map = [
+        ("analytics/**", "ignore"),
+        ("api/**", "ignore"),
+        ("**.py", "python"),
+        ("**/templates/**.html", "jinja2"),
+    ]
     found = set()
     for _file, _line, message, _comments, _ctx in extract_from_dir(
         str(ADMIN_DIR),
