@@ -248,7 +248,7 @@ class ReceptionistDialogue:
         if self.pending == "message":
             return self._take_message(text, ext)
         provider, llm_ms = "rules", None
-        if self.llm is not None and len(fold(text).split()) >= 2:
+        if self.llm is not None and self._needs_llm(text, ext):
             provider, llm_ms = await self._llm_enrich(text, ext)
         if self.state == State.CONFIRMING:
             return self._on_confirm(text, ext, provider, llm_ms)
@@ -556,6 +556,18 @@ class ReceptionistDialogue:
         return round(self._clock() - self._t0, 3)
 
     # --------------------------------------------------------------- LLM
+
+    def _needs_llm(self, text: str, ext: Extraction) -> bool:
+        """Ask the LLM only when it can add something: every LLM call may cost the
+        caller up to the turn budget, so turns the rules fully understood skip it."""
+        words = len(fold(text).split())
+        if words < 2:
+            return False
+        if self.state == State.CONFIRMING and ext.intents & {Intent.YES, Intent.NO}:
+            return not ext.fields and words > 4
+        answered = {"budget" if k.startswith("budget_") else k for k in ext.fields}
+        # Long turns may hold more than the rules found; short unknown ones need help.
+        return not (self.pending in answered and words <= 6)
 
     async def _llm_enrich(self, text: str, ext: Extraction) -> tuple[str, float | None]:
         assert self.llm is not None

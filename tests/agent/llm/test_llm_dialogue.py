@@ -118,3 +118,20 @@ async def test_unreachable_llm_whole_call_still_works(free_port):
         await llm.aclose()
     assert reply.action == Action.HANGUP
     assert d.result()["outcome"] == "lead" and d.result()["confirmed"]
+
+
+async def test_llm_is_skipped_when_the_rules_understood_the_turn(ollama_server):
+    ollama_server.reply = json.dumps(EMPTY)
+    d, llm = dialogue(ollama_server.url)
+    try:
+        await d.start()
+        await d.handle(Utterance("vorrei comprare"))  # nothing pending yet: asked
+        asked = len(ollama_server.requests)
+        assert d.pending == "name"
+        reply = await d.handle(Utterance("Mario Rossi"))  # the answer to the question
+        assert reply.provider == "rules" and reply.llm_ms is None
+        assert len(ollama_server.requests) == asked  # no LLM round trip for it
+        await d.handle(Utterance("boh, quella zona vicino al parco grande"))  # not understood
+        assert len(ollama_server.requests) == asked + 1
+    finally:
+        await llm.aclose()
