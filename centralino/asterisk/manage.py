@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import fcntl
 import logging
 import re
 import shutil
@@ -281,7 +282,19 @@ def _reload_output_errors(output: str) -> list[str]:
 
 
 def reload(settings: AsteriskSettings, live: Layout, templates: Path | None = None) -> ReloadResult:
-    """Validate, install and apply; roll back if the running Asterisk refuses it."""
+    """Validate, install and apply; roll back if the running Asterisk refuses it.
+
+    One reload at a time per instance (the CLI and the admin may both ask).
+    """
+    live.home.mkdir(parents=True, exist_ok=True)
+    with open(live.home / ".reload.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _reload_locked(settings, live, templates)
+
+
+def _reload_locked(
+    settings: AsteriskSettings, live: Layout, templates: Path | None
+) -> ReloadResult:
     check = validate(settings, live, templates)
     if not check.ok or check.rendered is None:
         return ReloadResult(

@@ -180,13 +180,32 @@ def _synthesize(text: str, dest_base: Path) -> bool:
     return True
 
 
+def _cached_synthesis(text: str, cache: Path) -> Path | None:
+    """Synthesised prompt for ``text`` in ``cache`` (made once, shared by instances)."""
+    key = hashlib.sha256(text.encode()).hexdigest()[:16]
+    base = cache / key
+    if Path(f"{base}.wav").exists() and Path(f"{base}.wav16").exists():
+        return base
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=cache, prefix=".tmp-"))
+    try:
+        if not _synthesize(text, tmp / key):
+            return None
+        for ext in ("wav16", "wav"):  # .wav last: its presence means "complete"
+            (tmp / f"{key}.{ext}").replace(f"{base}.{ext}")
+        return base
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def ensure_prompts(layout: Layout) -> dict[str, str]:
-    """Generate the fallback messages once per instance; return dialplan sound names.
+    """Put the fallback messages in the instance; return the dialplan sound names.
 
     Falls back to Asterisk's recorded Italian prompts when no offline voice is
     installed, so the caller never gets dead air.
     """
     layout.sounds.mkdir(parents=True, exist_ok=True)
+    cache = layout.home.parent / ".prompts"
     result: dict[str, str] = {}
     for key, name, text, core in (
         ("unavailable", UNAVAILABLE_PROMPT, UNAVAILABLE_TEXT, CORE_UNAVAILABLE),
@@ -199,8 +218,12 @@ def ensure_prompts(layout: Layout) -> dict[str, str]:
             and stamp.read_text(encoding="utf-8") == text
             and Path(f"{base}.wav").exists()
         )
-        if not fresh and _synthesize(text, base):
-            stamp.write_text(text, encoding="utf-8")
-            fresh = True
+        if not fresh:
+            source = _cached_synthesis(text, cache)
+            if source is not None:
+                for ext in ("wav", "wav16"):
+                    shutil.copyfile(f"{source}.{ext}", f"{base}.{ext}")
+                stamp.write_text(text, encoding="utf-8")
+                fresh = True
         result[key] = str(layout.inner / "sounds" / name) if fresh else core
     return result

@@ -17,11 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from centralino.asterisk.instance import Instance, free_tcp_ports
+from centralino.asterisk.instance import free_tcp_ports
 from centralino.asterisk.render import REPO_TEMPLATES
-from centralino.asterisk.settings import Layout, resolve_prefix
-from centralino.config import Config
-from tests.fixtures.asterisk import REPO, AsteriskFixture, make_test_settings
+from tests.fixtures.asterisk import REPO, AsteriskFixture, spawn_asterisk
 from tests.fixtures.sipp import sipp_call
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.slow]
@@ -76,26 +74,15 @@ class Live:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    prefix = resolve_prefix(make_test_settings("probe"), REPO / "var")
-    if str(prefix) != "/" and not (prefix / "usr/sbin/asterisk").exists():
-        pytest.skip(f"no Asterisk root at {prefix}")
     tmp = tmp_path_factory.mktemp("reload")
     templates = tmp / "asterisk-conf"
     templates.mkdir()
-    settings = make_test_settings(f"reload-{tmp.name[-8:].strip('_-') or 'x'}".lower()[:30])
-    settings = type(settings)(**{**settings.__dict__, "template_dir": str(templates)})
-    layout = Layout.for_instance(prefix, settings.instance, tmp)
-    instance = Instance(settings, layout, templates)
-    fixture = AsteriskFixture(instance=instance, config=Config({}, environ={}), runtime_dir=tmp)
-    live = Live(fixture, templates, tmp / "centralino.toml")
-    live.reset_templates()
-    live.write_config()
-    instance.install(instance.render())
-    instance.process.start()
-    try:
+    for p in REPO_TEMPLATES.glob("*.j2"):
+        shutil.copyfile(p, templates / p.name)
+    with spawn_asterisk(tmp, templates) as fixture:
+        live = Live(fixture, templates, tmp / "centralino.toml")
+        live.write_config()
         yield live
-    finally:
-        instance.remove()
 
 
 @pytest.fixture
