@@ -49,6 +49,7 @@ KNOWN_KEYS = (
 )
 GENERIC_PROPERTY = "appartamento"
 MAX_TEXT_CHARS = 2000
+_NUMBER = re.compile(r"\d|cento|mila|milion")
 # Keys that count as "the caller told us something": a lead, not an abandoned call.
 LEAD_DATA_KEYS = ("name", "request_type", "property_type", "zone", "budget_min", "budget_max")
 
@@ -235,6 +236,10 @@ class ReceptionistDialogue:
 
     async def _on_speech(self, text: str, confidence: float | None) -> Reply:
         expecting = self.pending if self.pending in KNOWN_KEYS else None
+        has_budget = self.lead.budget_min is not None or self.lead.budget_max is not None
+        if self.state == State.CONFIRMING and has_budget and _NUMBER.search(fold(text)):
+            # "No, sono 650": a bare number while confirming corrects the budget.
+            expecting = "budget"
         ext = self.extractor.extract(
             text, expecting=expecting, request_type=self.lead.request_type, confidence=confidence
         )

@@ -139,5 +139,7 @@ class ZoneMatcher:
                     break
                 kept.append(w)
             if kept:
-                return ZoneMatch(title_name(" ".join(kept[:3])), 0.5, listed=False)
+                # A street is kept as such: "in via Padova" -> "Via Padova".
+                prefix = "via " if m.group(0).startswith("in via") else ""
+                return ZoneMatch(title_name(prefix + " ".join(kept[:3])), 0.5, listed=False)
         return None

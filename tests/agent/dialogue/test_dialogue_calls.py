@@ -480,3 +480,17 @@ async def test_ten_minute_call_many_turns(call):
     assert result["outcome"] == "lead"
     assert len(result["transcript"]) == 1 + 2 * 121
     assert result["transcript"][-1]["t"] == 605.0
+
+
+async def test_bare_number_corrects_the_budget_while_confirming(call):
+    c = await call()
+    await c.script(
+        ["Mi chiamo Andrea Costa, cerco un monolocale in affitto a Isola", "600 euro", "subito"]
+    )
+    await c.say("quando volete")
+    assert c.d.state == State.CONFIRMING
+    reply = await c.say("no, sono 650")
+    assert reply.sentences[0] == "Ho corretto."
+    assert "fino a 650 euro al mese" in reply.text
+    await c.say("sì")
+    assert c.d.lead.budget_max == 650
