@@ -110,6 +110,10 @@ def _add_builtin_commands() -> None:
     from centralino.launcher import run
 
     cli.add_command(run)
+    from centralino.analytics.cli import COMMANDS as analytics_commands
+
+    for command in analytics_commands:  # demo-data, apikey, analytics, sentiment
+        cli.add_command(command)
 
 
 _add_builtin_commands()

@@ -79,6 +79,19 @@ AGENT_LINES = [
     "Grazie, la faremo richiamare al più presto da un nostro agente.",
 ]
 SENTIMENT = [("positive", 45), ("neutral", 40), ("negative", 15)]
+# A closing line that carries the call's mood, so demo transcripts and demo
+# sentiment agree (real calls get theirs from centralino.sentiment).
+MOOD_LINES = {
+    "positive": [
+        "Perfetto, grazie mille, siete stati gentilissimi.",
+        "Ottimo, aspetto la chiamata!",
+    ],
+    "neutral": ["Va bene.", "D'accordo, aspetto la chiamata."],
+    "negative": [
+        "È la terza volta che chiamo, sono stufo.",
+        "Speriamo che stavolta mi richiamiate.",
+    ],
+}
 
 
 @dataclass
@@ -205,6 +218,8 @@ def generate(db: Database, spec: GenerateSpec) -> dict[str, int]:
                     prop=prop, zone=zone, budget=f"{budget:,}".replace(",", ".") if budget else ""
                 )
                 extra = rng.choice(URGENT_LINES if urgency == "high" else CALM_LINES)
+                label = _weighted(rng, SENTIMENT)
+                mood = rng.choice(MOOD_LINES[label])
                 at = started + timedelta(seconds=1)
                 idx = 0
                 for n in range(exchanges):
@@ -214,7 +229,8 @@ def generate(db: Database, spec: GenerateSpec) -> dict[str, int]:
                     text = AGENT_LINES[min(n, len(AGENT_LINES) - 1)] if spec.transcripts else ""
                     chars = len(text) if text else rng.randrange(40, 140)
                     if n:
-                        said = (caller_text if n == 1 else extra) if spec.transcripts else ""
+                        lines = (caller_text, extra, "Sì, esatto.", "Sì.", mood)
+                        said = lines[n - 1 if n < exchanges - 1 else -1] if spec.transcripts else ""
                         turns.append(
                             (cid, spec.tenant_id, idx, "caller", said, _ts(at, pg),
                              round(rng.uniform(0.7, 0.98), 2), "whisper", "", "", 0,
@@ -230,7 +246,6 @@ def generate(db: Database, spec: GenerateSpec) -> dict[str, int]:
                     )  # fmt: skip
                     idx += 1
                     at += timedelta(seconds=rng.randrange(4, 15))
-                label = _weighted(rng, SENTIMENT)
                 conf = round(rng.uniform(0.45, 0.95), 3)
                 sentiments.append(
                     (cid, spec.tenant_id, label, conf, json.dumps({label: conf}), "demo",
