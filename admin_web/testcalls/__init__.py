@@ -1,10 +1,11 @@
-"""Test calls: the chat simulator (same dialogue engine as the phone)."""
+"""Test calls: the chat simulator (same dialogue engine as the phone) and real SIP
+test calls through Asterisk with the simulated caller."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, jsonify, render_template, request
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -14,8 +15,10 @@ from admin_web.clients.form import tenant_to_dict
 from admin_web.scoping import get_or_404, scoped
 from admin_web.services import Services, current_services
 from admin_web.testcalls.chat import MAX_TEXT, ChatRegistry, ChatSession, in_business_hours
+from admin_web.testcalls.sip import ANSWER_TIMEOUT_S, REQUEST_TIMEOUT_S, SCRIPTS, sip_target
 from centralino.calls.service import CallStart
 from centralino.tenants.models import Tenant
+from centralino.tenants.phone import InvalidPhoneNumber, normalize_e164
 
 bp = Blueprint("testcalls", __name__, url_prefix="/test-calls", template_folder="templates")
 
@@ -52,7 +55,70 @@ def chat(tenant_id: int) -> str:
         tenant=tenant,
         available=available,
         open_now=in_business_hours(tenant),
+        scripts=SCRIPTS,
+        sip=None,
+        sip_errors={},
     )
+
+
+@bp.route("/<int:tenant_id>/sip", methods=["POST"])
+def sip_call(tenant_id: int) -> Any:
+    """Place a real SIP call to one of this agency's numbers, then open the stored call."""
+    from centralino.simcaller import place_call
+
+    services = current_services()
+    tenant = _load_tenant(tenant_id)
+    errors: dict[str, str] = {}
+    did = request.form.get("did", "")
+    if did not in tenant["numbers"]:  # only this agency's own numbers
+        errors["did"] = _("Choose one of this client's numbers.")
+    script_id = request.form.get("script", "")
+    if script_id not in SCRIPTS:
+        errors["script"] = _("Choose a caller script.")
+    try:
+        caller = normalize_e164(request.form.get("caller", "") or "+393330000000")
+    except InvalidPhoneNumber:
+        errors["sip_caller"] = _("Not a valid phone number.")
+        caller = ""
+    report = None
+    status = 400
+    if not errors:
+        target = sip_target(services.config)
+        try:
+            report = services.runner.run(
+                place_call(
+                    did,
+                    caller_id=caller,
+                    server=target.host,
+                    port=target.port,
+                    script=SCRIPTS[script_id][1],
+                    timeout=ANSWER_TIMEOUT_S,
+                    database=services.db,
+                ),
+                REQUEST_TIMEOUT_S,
+            )
+        except Exception as exc:  # bad script file, socket errors: shown, nothing stored
+            errors["sip"] = str(exc)
+        else:
+            stored = report.stored_call or {}
+            if report.ok and stored.get("id"):
+                flash(_("Test call completed."), "success")
+                return redirect(url_for("calls.detail", call_id=stored["id"]))
+            errors["sip"] = (
+                report.error
+                or report.stored_call_error
+                or _("The call was not answered (SIP %(status)s).", status=report.sip_status or "–")
+            )
+            status = 502
+    return render_template(
+        "testcalls/chat.html",
+        tenant=tenant,
+        available=services.make_dialogue is not None,
+        open_now=in_business_hours(tenant),
+        scripts=SCRIPTS,
+        sip=report,
+        sip_errors=errors,
+    ), status
 
 
 def _reply_json(session: ChatSession, replies: list[Any], services: Services) -> Response:
