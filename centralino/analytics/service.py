@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from time import perf_counter
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -331,9 +332,24 @@ class AnalyticsService:
         return cond
 
     def compute_days(
-        self, tenant: TenantContext, rng: DateRange, include_simulated: bool = False
+        self,
+        tenant: TenantContext,
+        rng: DateRange,
+        include_simulated: bool = False,
+        timings: dict[str, float] | None = None,
     ) -> dict[date, dict[str, Any]]:
-        """Every metric for each local day of ``rng``, straight from the tables."""
+        """Every metric for each local day of ``rng``, straight from the tables.
+
+        ``timings``, if given, receives the seconds each query took (benchmark).
+        """
+        clock = [perf_counter()]
+
+        def lap(name: str) -> None:
+            now = perf_counter()
+            if timings is not None:
+                timings[name] = timings.get(name, 0.0) + now - clock[0]
+            clock[0] = now
+
         lo, hi, local = self._prepare(tenant, rng)
         days = {d: _empty_day() for d in rng.each_day()}
 
@@ -362,6 +378,8 @@ class AnalyticsService:
                     d["seconds"] += float(seconds or 0.0)
                     d["by_hour"][int(b[11:13])] += n
 
+            lap("volume")
+
             # Conversion: leads of the day's calls, by filled-fields bitmask.
             mask: ColumnElement[Any] = literal(0)
             for name, bit in LEAD_FIELD_BITS.items():
@@ -378,6 +396,8 @@ class AnalyticsService:
             for day_text, m, n in s.execute(conversion):
                 if (d := day_of(day_text)) is not None:
                     _bump(d["lead_masks"], str(int(m)), n)
+
+            lap("conversion")
 
             # Lead quality: leads created that day.
             score_band = case(
@@ -414,6 +434,8 @@ class AnalyticsService:
                     _bump(d["zones"], zone or "n/d", n)
                     _bump(d["urgency"], urgency or "n/d", n)
 
+            lap("lead_quality")
+
             # Sentiment of the day's calls.
             sentiment = (
                 select(call_day, CallSentiment.label, func.count())
@@ -424,6 +446,8 @@ class AnalyticsService:
             for day_text, label, n in s.execute(sentiment):
                 if (d := day_of(day_text)) is not None:
                     _bump(d["sentiment"], label, n)
+
+            lap("sentiment")
 
             # Providers and TTS characters of the day's turns.
             turn_day = local.day(Turn.at).label("day")
@@ -447,6 +471,8 @@ class AnalyticsService:
                         _bump(d["usage"][kind], name, n)
                 if tts and chars:
                     _bump(d["tts_chars"], tts, int(chars))
+
+            lap("providers_costs")
 
             # Latency: nearest-rank percentiles per day, rank = ceil(p/100 * n)
             # in integer arithmetic so both backends pick the same row.
@@ -475,6 +501,7 @@ class AnalyticsService:
                             "count": n,
                             **{f"p{p}": by_rank[(n * p + 99) // 100] for p in PERCENTILES},
                         }
+                lap(f"latency_{metric}")
         return days
 
     # ---- rollups -----------------------------------------------------------
