@@ -24,7 +24,18 @@ def _wants_api() -> bool:
 
 
 def register(app: Flask, services: Any) -> None:
+    from admin_web.analytics import domain
+    from admin_web.api.keys import bp as keys_bp
     from admin_web.api.views import bp
+    from admin_web.app import NavItem
+
+    # The key management page is an ordinary admin page (login, CSRF, roles).
+    app.register_blueprint(keys_bp)
+    app.extensions.setdefault("centralino_nav", []).append(
+        NavItem(
+            "apikeys.index", domain.lazy_gettext("API keys"), ("installation_admin", "agency_admin")
+        )
+    )
 
     settings = services.config.section("api", ApiSettings)
     app.extensions["centralino_api_limiter"] = RateLimiter(settings.rate_per_minute, settings.burst)
