@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from centralino.asterisk.instance import free_sip_port
 from tests.fixtures.asterisk import AsteriskFixture, spawn_asterisk
 from tests.fixtures.sipp import sipp_call
 
@@ -81,3 +82,45 @@ def test_unknown_source_address_is_rejected(trunked: AsteriskFixture, tmp_path: 
     assert res.ok, res.errors or res.output[-2000:]
     assert "@from-trunk" not in trunked.log_since(mark)
     assert "@inbound" not in trunked.log_since(mark)
+
+
+def test_controller_down_forwards_to_the_fallback_number(tmp_path: Path) -> None:
+    """Controller down + fallback_forward_number: message, then a real call to the number.
+
+    The provider is a SIPp UAS on 127.0.0.2 that answers the forwarded call;
+    the caller is SIPp from the same provider address (an inbound trunk call).
+    """
+    provider_port = free_sip_port()
+    with spawn_asterisk(
+        tmp_path,
+        test_endpoint=False,
+        trunk_host=PROVIDER,
+        trunk_port=provider_port,
+        trunk_auth="ip",
+        trunk_allowed_ips=f"{PROVIDER}/32",
+        fallback_forward_number="+390298765432",
+        fallback_forward_seconds=10,
+    ) as ast:
+        _, inner_dir = ast.scratch_dir("uas")
+        uas = ast.popen_in_root(
+            [
+                "sipp", "-sn", "uas", "-i", PROVIDER, "-p", str(provider_port),
+                "-m", "1", "-nostdin", "-timeout", "90s", "-timeout_error", "-trace_err",
+            ],
+            cwd=inner_dir,
+        )  # fmt: skip
+        try:
+            mark = ast.log_mark()
+            res = sipp_call(ast, "0212345678", local_ip=PROVIDER, audio_repeats=2, hold_ms=0)
+            assert res.ok, res.errors or res.output[-2000:]
+            out, _ = uas.communicate(timeout=60)
+        finally:
+            if uas.poll() is None:
+                uas.kill()
+                uas.wait()
+        assert uas.returncode == 0, out[-2000:]
+        log = ast.log_since(mark)
+        assert "centralino-inoltro" in log or "pls-hold-while-try" in log
+        assert 'Dial("PJSIP/centralino-trunk-' in log
+        assert "PJSIP/+390298765432@centralino-trunk" in log
+        assert "answered PJSIP/centralino-trunk" in log
