@@ -332,12 +332,14 @@ class CallSession:
         if tenant is None:
             await self._unknown_did()
             return
-        await self.deps.ari.answer(self.channel_id)
-        self._db(self.deps.store.answered, self.call_id, utcnow())
+        # Media first, answer last: the caller's first words after the 200 OK already
+        # flow through the bridge into the recording and the conversation.
         await self._connect_media()
         if self.caller_gone.is_set():
             self.outcome = self.outcome or "abandoned"
             return
+        await self.deps.ari.answer(self.channel_id)
+        self._db(self.deps.store.answered, self.call_id, utcnow())
         ctx = CallContext(
             call_id=self.call_id,
             tenant_id=self.tenant_id,
