@@ -2,11 +2,12 @@
 
 Claiming is safe with several dispatcher processes:
 
-* PostgreSQL: ``SELECT ... FOR UPDATE SKIP LOCKED`` picks due rows nobody else
-  is claiming, then they are flipped to ``sending`` in the same transaction.
-* SQLite: each row is taken by one conditional ``UPDATE ... WHERE id = ? AND
-  <still due>``; SQLite serialises writers, so exactly one process sees
-  ``rowcount == 1``.
+* PostgreSQL: ``SELECT id ... FOR UPDATE SKIP LOCKED LIMIT n`` picks due rows
+  nobody else is claiming (and locks them), then one ``UPDATE ... RETURNING``
+  flips them to ``sending`` in the same transaction.
+* SQLite: the same SELECT (no row locks in SQLite), then ``UPDATE ... WHERE id
+  IN (...) AND <still due> RETURNING id``; SQLite runs the UPDATE under its
+  single-writer lock, so a row is flipped by exactly one process.
 
 A claim carries a lease (``lease_until``) and a fencing token (``claim_token``).
 A crashed dispatcher's rows become due again when the lease expires; only the
@@ -231,22 +232,29 @@ class Outbox:
         lease_until = now + timedelta(seconds=self.settings.lease_s)
         limit = limit or self.settings.batch_size
         claimed: list[ClaimedDelivery] = []
+        # One token per claim batch: together with the row id it fences later marks.
+        token = uuid.uuid4().hex
         with self.db.session() as s:
-            query = (
+            due_ids = (
                 select(Delivery.id)
                 .where(self._due(now))
                 .order_by(Delivery.next_attempt_at, Delivery.id)
                 .limit(limit)
             )
             if not self.db.is_sqlite:
-                query = query.with_for_update(skip_locked=True)
-            ids = list(s.scalars(query))
-            tokens: dict[int, str] = {}
-            for row_id in ids:
-                token = uuid.uuid4().hex
-                res = s.execute(
+                due_ids = due_ids.with_for_update(skip_locked=True)
+            # Two statements, deliberately: PostgreSQL may re-run an IN-subquery with
+            # LIMIT ... SKIP LOCKED per row (claiming far more than the batch).
+            # PostgreSQL: the SELECT locks these rows until commit, others skip them.
+            # SQLite: the UPDATE re-checks "due" under the single-writer lock, so a row
+            # another process claimed in between is simply not returned.
+            candidates = list(s.scalars(due_ids))
+            if not candidates:
+                return []
+            ids = list(
+                s.scalars(
                     update(Delivery)
-                    .where(Delivery.id == row_id, self._due(now))
+                    .where(Delivery.id.in_(candidates), self._due(now))
                     .values(
                         status=SENDING,
                         lease_until=lease_until,
@@ -255,15 +263,13 @@ class Outbox:
                         attempts=Delivery.attempts + 1,
                         updated_at=now,
                     )
+                    .returning(Delivery.id)
                     .execution_options(synchronize_session=False)
                 )
-                if res.rowcount == 1:  # type: ignore[attr-defined]
-                    tokens[row_id] = token
-            if not tokens:
+            )
+            if not ids:
                 return []
-            for d in s.scalars(
-                select(Delivery).where(Delivery.id.in_(tokens)).order_by(Delivery.id)
-            ):
+            for d in s.scalars(select(Delivery).where(Delivery.id.in_(ids)).order_by(Delivery.id)):
                 claimed.append(
                     ClaimedDelivery(
                         id=d.id,
@@ -276,7 +282,7 @@ class Outbox:
                         idempotency_key=d.idempotency_key,
                         attempts=d.attempts,
                         max_attempts=d.max_attempts,
-                        claim_token=tokens[d.id],
+                        claim_token=token,
                         lease_until=lease_until,
                     )
                 )

@@ -265,6 +265,8 @@ def test_two_dispatchers_never_send_a_row_twice_concurrently(
             p.wait(10)
     elapsed = time.monotonic() - t0
     assert status_counts(db) == Counter({"delivered": n})
+    errors = [p.stderr.read().decode() if p.stderr else "" for p in procs]
+    assert not any("Traceback" in e for e in errors), errors
     assert webhook.overlaps == 0
     assert webhook.replays == 0  # no crash, so no resend at all
     assert len(webhook.processed) == n
@@ -278,6 +280,7 @@ def test_two_dispatchers_never_send_a_row_twice_concurrently(
             )
         )
     assert sum(split.values()) == n
+    assert set(split) == {"w0", "w1"}  # both processes did work: claims interleave
     report = {
         "backend": db.engine.dialect.name,
         "rows": n,
