@@ -123,10 +123,10 @@ def test_call_detail_shows_timeline_lead_and_hangup(world: World) -> None:
     for expected in (
         "Buongiorno, ha chiamato Agenzia A.",
         "Cerco un trilocale",
-        "+2.0 s",
-        "+6.0 s",
+        "+2,0 s",
+        "+6,0 s",
         "STT whisper 180 ms",
-        "0.91",
+        "0,91",
         "TTS espeak",
         "210 ms",
         "LLM rules",
@@ -206,7 +206,7 @@ def test_dashboard_counts(world: World) -> None:
     assert stat("clients") == "1"
     assert stat("calls") == "2"
     assert stat("leads") == "1"
-    assert stat("conversion") == "50.0 %"
+    assert stat("conversion") == "50,0 %"  # Italian decimal comma
     assert stat("live") == "1"
     live = client.get("/live").get_data(as_text=True)
     assert world.a.live_call_id in live and world.b.live_call_id not in live
