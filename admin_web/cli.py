@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 
 import click
 from sqlalchemy import select
@@ -34,13 +33,11 @@ def admin() -> None:
 )
 @click.option(
     "--password-prompt/--generate-password",
-    default=None,
-    help="Type the password (default when run in a terminal) or generate one and print it once.",
+    default=False,
+    help="Type the password, or (default) generate one and print it once.",
 )
 @click.pass_obj
-def create_user(
-    ctx: object, email: str, role: str, tenant: str, password_prompt: bool | None
-) -> None:
+def create_user(ctx: object, email: str, role: str, tenant: str, password_prompt: bool) -> None:
     """Create a user. There is no default account and no default password."""
     db = ctx.db  # type: ignore[attr-defined]
     db.upgrade()
@@ -53,9 +50,8 @@ def create_user(
                 tenant_id = s.scalar(select(Tenant.id).where(Tenant.slug == tenant))
         if tenant_id is None:
             raise click.ClickException(f"no agency with slug or id {tenant!r}")
-    interactive = sys.stdin.isatty() if password_prompt is None else password_prompt
     password: str | None = None
-    if interactive:
+    if password_prompt:
         while True:
             password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
             problem = password_problem(password)
@@ -102,7 +98,7 @@ def serve(ctx: object, host: str | None, port: int | None) -> None:
         click.echo(
             "No account exists yet. Create the first one (the password is printed once):\n"
             "  .venv/bin/centralino admin create-user --email you@example.it "
-            "--role installation_admin --generate-password"
+            "--role installation_admin"
         )
     else:
         click.echo(f"Log in with one of the {users} existing account(s).")
