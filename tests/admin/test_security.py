@@ -215,3 +215,48 @@ def test_reset_password_shows_it_once(world: World) -> None:
     assert new_password not in client.get("/users/").get_data(as_text=True)
     assert world.services.accounts.authenticate(world.a.agent_email, new_password) is not None
     assert world.services.accounts.authenticate(world.a.agent_email, PASSWORD) is None
+
+
+def test_profile_password_change(sqlite_world: World) -> None:
+    world = sqlite_world
+    client = world.app.test_client()
+    token = login(client, world.a.agent_email)
+    bad = [
+        (
+            {
+                "current_password": "wrong",
+                "new_password": "nuova-password-1",
+                "confirm_password": "nuova-password-1",
+            },
+            "current_password",
+        ),
+        (
+            {"current_password": PASSWORD, "new_password": "corta", "confirm_password": "corta"},
+            "new_password",
+        ),
+        (
+            {
+                "current_password": PASSWORD,
+                "new_password": "nuova-password-1",
+                "confirm_password": "nuova-password-2",
+            },
+            "confirm_password",
+        ),
+    ]
+    for data, field in bad:
+        r = client.post("/profile", data={**data, "form": "password", "csrf_token": token})
+        assert r.status_code == 400 and f'id="error-{field}"' in r.get_data(as_text=True)
+    assert world.services.accounts.authenticate(world.a.agent_email, PASSWORD) is not None
+    r = client.post(
+        "/profile",
+        data={
+            "form": "password",
+            "csrf_token": token,
+            "current_password": PASSWORD,
+            "new_password": "nuova-password-1",
+            "confirm_password": "nuova-password-1",
+        },
+    )
+    assert r.status_code == 302
+    assert world.services.accounts.authenticate(world.a.agent_email, "nuova-password-1")
+    assert world.services.accounts.authenticate(world.a.agent_email, PASSWORD) is None
