@@ -48,3 +48,6 @@ def restore(ctx: Any, archive: Path, force: bool) -> None:
     click.echo(
         f"restored {archive} (made {manifest['created_at']}, {manifest['recordings']} recordings)"
     )
+    # A backup made by an older version gets the newer migrations applied.
+    ctx.db.upgrade()
+    click.echo("database schema up to date")

@@ -60,7 +60,7 @@ class JobRunner:
     def _start_scheduler(self) -> None:
         CONTEXTS[self.context] = JobContext(self.db, self.config)
         s = self.settings
-        scheduler = BackgroundScheduler(
+        self.scheduler = scheduler = BackgroundScheduler(
             jobstores={
                 "default": SQLAlchemyJobStore(engine=self.db.engine, tablename=JOBSTORE_TABLE)
             },
@@ -99,7 +99,6 @@ class JobRunner:
             **common,
         )
         scheduler.resume()
-        self.scheduler = scheduler
         log.info("%s is the active scheduler", self.holder)
 
     def _stop_scheduler(self) -> None:
@@ -115,7 +114,13 @@ class JobRunner:
             log.exception("scheduler lease check failed")
             leader = False
         if leader and self.scheduler is None:
-            self._start_scheduler()
+            try:
+                self._start_scheduler()
+            except Exception:  # e.g. the job store table is unreachable: try next round
+                log.exception("cannot start the scheduler")
+                self._stop_scheduler()
+                self.lease.release()
+                return False
         elif not leader and self.scheduler is not None:
             log.warning("%s lost the scheduler lease; stopping its scheduler", self.holder)
             self._stop_scheduler()

@@ -119,6 +119,10 @@ class SalesforceConnector(CrmConnector):
                 # Expired session: one fresh token; a second 401 is a real credential problem.
                 if exc.status == 401 and attempt == 0:
                     continue
+                if exc.status == 403 and "REQUEST_LIMIT_EXCEEDED" in exc.message:
+                    # The org's daily API limit: it frees up over time, so wait and retry.
+                    exc.retryable = True
+                    exc.retry_after = exc.retry_after or 3600.0
                 raise
             record_id = body.get("id", "") if isinstance(body, dict) else ""
             return SendResult(external_id=str(record_id))
