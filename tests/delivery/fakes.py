@@ -52,6 +52,8 @@ class Failure:
     status: int
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
+    # Only requests whose path contains this fail (e.g. not the OAuth token call).
+    path: str = ""
 
 
 class FakeServer:
@@ -102,10 +104,15 @@ class FakeServer:
     # -- behaviour ------------------------------------------------------------
 
     def fail_next(
-        self, status: int, body: Any, headers: dict[str, str] | None = None, count: int = 1
+        self,
+        status: int,
+        body: Any,
+        headers: dict[str, str] | None = None,
+        count: int = 1,
+        path: str = "",
     ) -> None:
         with self.lock:
-            self.failures.extend(Failure(status, body, headers or {}) for _ in range(count))
+            self.failures.extend(Failure(status, body, headers or {}, path) for _ in range(count))
 
     @web.middleware
     async def _record(self, request: web.Request, handler: Any) -> web.StreamResponse:
@@ -126,7 +133,9 @@ class FakeServer:
         request[REC] = rec
         with self.lock:
             self.requests.append(rec)
-            failure = self.failures.pop(0) if self.failures else None
+            failure = next((f for f in self.failures if f.path in request.path), None)
+            if failure is not None:
+                self.failures.remove(failure)
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         if failure is not None:
