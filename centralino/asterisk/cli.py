@@ -166,6 +166,24 @@ def status_cmd(obj: Any) -> None:
     click.echo(inst.cli("pjsip show endpoints").rstrip())
 
 
+@asterisk.command("rescue")
+@click.pass_obj
+def rescue_cmd(obj: Any) -> None:
+    """Send calls left in the ARI app (controller gone) to the dialplan fallback."""
+    from centralino.asterisk.rescue import rescue_orphans
+
+    inst = _instance(obj)
+    report = rescue_orphans(inst.process, inst.settings.app_name)
+    for name in report.redirected:
+        click.echo(f"redirected {name} to the fallback (message + voicemail/forward)")
+    for name in report.hung_up:
+        click.echo(f"hung up {name}")
+    for err in report.errors:
+        click.echo(f"warning: {err}", err=True)
+    if not report.redirected and not report.hung_up:
+        click.echo("no call left in the ARI application")
+
+
 @asterisk.command("cli")
 @click.argument("command", nargs=-1, required=True)
 @click.pass_obj
