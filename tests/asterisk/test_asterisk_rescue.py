@@ -8,6 +8,7 @@ fallback (message + voicemail), not silence.
 from __future__ import annotations
 
 import asyncio
+import base64
 import threading
 import time
 
@@ -15,18 +16,15 @@ import aiohttp
 import pytest
 
 from centralino.asterisk.rescue import rescue_orphans, stasis_channels
+from tests.fixtures.asterisk import AsteriskFixture
 from tests.fixtures.sipp import SippResult, sipp_call
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.slow]
 
 
-async def _enter_stasis_then_vanish(asterisk) -> str:  # type: ignore[no-untyped-def]
-    auth = {
-        "Authorization": "Basic "
-        + __import__("base64")
-        .b64encode(f"{asterisk.ari_user}:{asterisk.ari_password}".encode())
-        .decode()
-    }
+async def _enter_stasis_then_vanish(asterisk: AsteriskFixture) -> str:
+    token = base64.b64encode(f"{asterisk.ari_user}:{asterisk.ari_password}".encode()).decode()
+    auth = {"Authorization": f"Basic {token}"}
     base = f"http://127.0.0.1:{asterisk.http_port}/ari"
     async with aiohttp.ClientSession(headers=auth) as http:
         ws = await http.ws_connect(
@@ -43,7 +41,7 @@ async def _enter_stasis_then_vanish(asterisk) -> str:  # type: ignore[no-untyped
         return str(channel["name"])
 
 
-def test_rescue_sends_orphaned_callers_to_the_fallback(asterisk) -> None:
+def test_rescue_sends_orphaned_callers_to_the_fallback(asterisk: AsteriskFixture) -> None:
     result: dict[str, SippResult] = {}
     caller = threading.Thread(
         target=lambda: result.setdefault(
@@ -71,6 +69,6 @@ def test_rescue_sends_orphaned_callers_to_the_fallback(asterisk) -> None:
     assert "VoiceMail(" in after
 
 
-def test_rescue_with_nothing_to_do(asterisk) -> None:
+def test_rescue_with_nothing_to_do(asterisk: AsteriskFixture) -> None:
     report = rescue_orphans(asterisk.instance.process, asterisk.app_name)
     assert report.redirected == [] and report.hung_up == [] and report.errors == []
