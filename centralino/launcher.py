@@ -175,7 +175,7 @@ def _print_demo(report: dict[str, Any]) -> None:
 @click.option("--admin-port", type=int, default=None, help="Admin port (default: [admin] port).")
 @click.pass_obj
 def run(obj: Any, no_demo: bool, exit_after_demo: bool, admin_port: int | None) -> None:
-    """Start Asterisk, the AGI router, the controller and the admin; place a demo call."""
+    """Start Asterisk, AGI router, controller, jobs and admin; place a demo call."""
     config_path = Path(os.environ.get("CENTRALINO_CONFIG") or "var/centralino.toml")
     generated = init_config(config_path)
     if generated:
@@ -210,6 +210,10 @@ def run(obj: Any, no_demo: bool, exit_after_demo: bool, admin_port: int | None) 
         children.append(controller)
         _wait_ari_app(settings, 60, controller)
         click.echo("controller connected to ARI")
+
+        # Scheduled jobs: the outbox dispatcher (every lead reaches the agency),
+        # daily backup, recording retention, daily summary.
+        children.append(_spawn("jobs", ["jobs", "run"], logs, env))
 
         admin_args = ["admin", "serve"] + (["--port", str(admin_port)] if admin_port else [])
         admin = _spawn("admin", admin_args, logs, env)
