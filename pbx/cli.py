@@ -10,9 +10,11 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import click
 
+from agent.tts.base import TTSProvider
 from centralino.calls.service import CallStore
 from centralino.cli import Context, pass_ctx
 from centralino.config import Config
@@ -20,14 +22,35 @@ from centralino.tenants.service import TenantService
 from pbx.agi.server import RoutingAgi, start_agi_server
 from pbx.ari.client import AriClient
 from pbx.calls.conversation import ConversationFactory
-from pbx.calls.greeting import greeting_factory
+from pbx.calls.greeting import greeting_factory, warm_greetings
 from pbx.controller import Controller
 from pbx.settings import PbxSettings, ari_settings, asterisk_settings, pbx_settings
 
 log = logging.getLogger(__name__)
 
 
-async def build_conversation_factory(config: Config, pbx: PbxSettings) -> ConversationFactory:
+def _log_warm_up(task: asyncio.Task[int]) -> None:
+    if not task.cancelled() and task.exception() is None:
+        log.info("pre-synthesized %d greeting(s)", task.result())
+
+
+def _tenant_snapshots(ctx: Context) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": t.id,
+            "slug": t.slug,
+            "name": t.name,
+            "greeting": t.greeting,
+            "voice": t.voice,
+            "language": t.language,
+        }
+        for t in TenantService(ctx.db).all()
+    ]
+
+
+async def build_conversation_factory(
+    config: Config, pbx: PbxSettings
+) -> tuple[ConversationFactory, TTSProvider]:
     """The configured conversation, with the product's TTS stack (cache, ElevenLabs when
     configured, offline Italian voices as fallback). Models load here, before any call."""
     from agent.tts.factory import build_tts
@@ -35,14 +58,14 @@ async def build_conversation_factory(config: Config, pbx: PbxSettings) -> Conver
 
     tts = build_tts(config, usage=TTSUsage())
     if pbx.conversation == "greeting":
-        return greeting_factory(tts, pbx.listen_s)
+        return greeting_factory(tts, pbx.listen_s), tts
     from agent.stt.settings import STTSettings
     from agent.stt.whisper import WhisperSTT
     from agent.voice.factory import make_conversation_factory
 
     stt = WhisperSTT(config.section("stt", STTSettings))
     await stt.start()
-    return make_conversation_factory(stt, tts)
+    return make_conversation_factory(stt, tts), tts
 
 
 def build_controller(ctx: Context, conversation_factory: ConversationFactory) -> Controller:
@@ -83,8 +106,12 @@ def serve(ctx: Context) -> None:
     ctx.db.upgrade()
 
     async def main(stop: asyncio.Event) -> None:
-        factory = await build_conversation_factory(config, pbx)
+        factory, tts = await build_conversation_factory(config, pbx)
         controller = build_controller(ctx, factory)
+        if pbx.conversation == "greeting":
+            tenants = await asyncio.to_thread(_tenant_snapshots, ctx)
+            warm = asyncio.create_task(warm_greetings(tts, tenants))
+            warm.add_done_callback(_log_warm_up)
         click.echo(
             f"controller: ARI {ari.url} app={ari.app}, conversation={pbx.conversation},"
             f" recordings in {config.recordings_dir}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ class Controller:
         recordings_dir: Path,
         media_start_timeout_s: float = 5.0,
         lead_sink: Callable[[int, str, dict[str, Any]], Any] | None = None,
+        db_threads: int = 8,
     ) -> None:
         self.ari = ari
         self.store = store
@@ -51,6 +53,7 @@ class Controller:
         self.recordings_dir = recordings_dir
         self.media_start_timeout_s = media_start_timeout_s
         self.lead_sink = lead_sink
+        self._db_pool = ThreadPoolExecutor(max_workers=db_threads, thread_name_prefix="pbx-db")
         self.sessions: dict[str, CallSession] = {}  # caller channel id -> session
         self._routes: dict[str, CallSession] = {}  # any of our channel ids -> session
         self._tasks: set[asyncio.Task[None]] = set()
@@ -66,7 +69,8 @@ class Controller:
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Serve calls until ``stop`` is set (or the task is cancelled)."""
-        recovered = await asyncio.to_thread(self.store.recover_stale)
+        loop = asyncio.get_running_loop()
+        recovered = await loop.run_in_executor(self._db_pool, self.store.recover_stale)
         if recovered:
             log.warning("closed %d call(s) left open by a previous run", recovered)
         self._http = aiohttp.ClientSession()
@@ -96,6 +100,7 @@ class Controller:
             await asyncio.gather(events, return_exceptions=True)
         if self._http is not None:
             await self._http.close()
+        self._db_pool.shutdown(wait=True)
         log.info("controller stopped")
 
     # -- events -----------------------------------------------------------------
@@ -156,6 +161,7 @@ class Controller:
             unregister_channel=self._unregister,
             media_start_timeout_s=self.media_start_timeout_s,
             lead_sink=self.lead_sink,
+            db_executor=self._db_pool,
         )
         session = CallSession(deps, event)
         self.sessions[session.channel_id] = session

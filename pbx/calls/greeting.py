@@ -44,6 +44,31 @@ def voice_for(tenant: dict[str, Any]) -> Voice:
         return Voice(language="it")
 
 
+def greeting_text(tenant: dict[str, Any], in_business_hours: bool) -> str:
+    text = str(tenant.get("greeting") or "").strip() or DEFAULT_GREETING.format(
+        agency=tenant.get("name") or "l'agenzia"
+    )
+    return text if in_business_hours else f"{text} {CLOSED_NOTE}"
+
+
+async def warm_greetings(tts: TTSProvider, tenants: list[dict[str, Any]]) -> int:
+    """Synthesize every tenant's greeting (open and closed) once, so that with a caching
+    TTS the first callers do not wait for synthesis. Returns how many were made."""
+    made = 0
+    for tenant in tenants:
+        for open_now in (True, False):
+            try:
+                await tts.synthesize(
+                    greeting_text(tenant, open_now), voice_for(tenant), tenant.get("id")
+                )
+                made += 1
+            except TTSError as exc:
+                log.warning(
+                    "greeting of tenant %s not pre-synthesized: %s", tenant.get("slug"), exc
+                )
+    return made
+
+
 class GreetingConversation:
     """Say the greeting, listen until the caller hangs up (or ``listen_s`` passes)."""
 
@@ -73,11 +98,7 @@ class GreetingConversation:
         audio_out: AudioOut,
         control: CallControl,
     ) -> dict[str, Any]:
-        text = str(ctx.tenant.get("greeting") or "").strip() or DEFAULT_GREETING.format(
-            agency=ctx.tenant.get("name") or "l'agenzia"
-        )
-        if not ctx.in_business_hours:
-            text = f"{text} {CLOSED_NOTE}"
+        text = greeting_text(ctx.tenant, ctx.in_business_hours)
         try:
             await self._say(text, ctx, audio_out, control)
         except TTSError as exc:

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 
@@ -44,6 +46,7 @@ from pbx.media.recorder import WavRecorder
 from pbx.media.websocket import MediaConnection, MediaError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Played to a caller who dialled a number no agency owns (asterisk-core-sounds-it):
 # "Il numero che ha digitato non è in uso. Prego controllare il numero e riprovare."
@@ -130,6 +133,9 @@ class SessionDeps:
     # Called (in a worker thread) with (tenant_id, call_id, result) when a conversation
     # returns a lead; e.g. LeadService.save_from_call. Returns the lead id.
     lead_sink: Callable[[int, str, dict[str, Any]], Any] | None = None
+    # Worker threads for database work (and the lead sink). A pool of its own, so a
+    # burst of TTS subprocesses in the default executor never delays call rows.
+    db_executor: Executor | None = None
 
 
 def parse_ari_time(text: str) -> datetime | None:
@@ -235,6 +241,12 @@ class CallSession:
 
     # -- database (always in worker threads) --------------------------------------
 
+    async def _thread(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self.deps.db_executor, functools.partial(fn, *args, **kwargs)
+        )
+
     def _persist_state(self, old: CallState, new: CallState) -> None:
         if not self.call_id or new == CallState.ENDED:
             return  # the final row is written by CallStore.end
@@ -246,7 +258,7 @@ class CallSession:
         async def run() -> None:
             async with self._db_lock:
                 try:
-                    await asyncio.to_thread(fn, *args, **kwargs)
+                    await self._thread(fn, *args, **kwargs)
                 except Exception:
                     log.exception(
                         "call %s: database write %s failed",
@@ -288,7 +300,7 @@ class CallSession:
             self.did = normalize_e164(raw_did)
         except InvalidPhoneNumber:
             self.did = raw_did
-        tenant = await asyncio.to_thread(self.deps.tenants.by_did, self.did)
+        tenant = await self._thread(self.deps.tenants.by_did, self.did)
         snapshot = _tenant_snapshot(tenant) if tenant is not None else {}
         self.tenant_id = tenant.id if tenant is not None else None
         self.tenant_slug = str(snapshot.get("slug", ""))
@@ -313,7 +325,7 @@ class CallSession:
             started_at=started,
         )
         outcome = "in_progress" if tenant is not None else "unknown_did"
-        self.call_id = await asyncio.to_thread(self.deps.store.start, info, outcome)
+        self.call_id = await self._thread(self.deps.store.start, info, outcome)
         self.sm.label = self.call_id
         # What the FastAGI routing service decided in the dialplan (empty if it was down).
         self._db(self.deps.store.event, self.call_id, self.tenant_id, "route", **route)
@@ -528,7 +540,7 @@ class CallSession:
                 fields["data"]["result"] = _jsonable(self.result)
             await self._db_wait()
             if self.call_id:
-                await asyncio.to_thread(
+                await self._thread(
                     self.deps.store.end,
                     self.call_id,
                     outcome=self.outcome,
@@ -559,10 +571,10 @@ class CallSession:
         if self.tenant_id is None:
             return
         try:
-            lead_id = await asyncio.to_thread(sink, self.tenant_id, self.call_id, self.result)
+            lead_id = await self._thread(sink, self.tenant_id, self.call_id, self.result)
         except Exception as exc:
             log.exception("call %s: lead not stored (kept in the call row)", self.call_id)
-            await asyncio.to_thread(
+            await self._thread(
                 self.deps.store.event,
                 self.call_id,
                 self.tenant_id,
@@ -570,7 +582,7 @@ class CallSession:
                 error=str(exc)[:500],
             )
             return
-        await asyncio.to_thread(
+        await self._thread(
             self.deps.store.event,
             self.call_id,
             self.tenant_id,
