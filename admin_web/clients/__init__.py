@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -218,8 +218,3 @@ def preview() -> Response:
         )
     text, errors = prompting.preview(form.prompt_template, _form_tenant(form))
     return jsonify(text=text, errors=errors)
-
-
-@bp.errorhandler(TenantError)
-def tenant_error(exc: TenantError) -> Any:
-    abort(400)

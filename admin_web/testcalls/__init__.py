@@ -207,8 +207,7 @@ def say(tenant_id: int, token: str) -> Any:
     from agent.dialogue.base import Utterance
 
     services = current_services()
-    get_or_404_tenant = _load_tenant(tenant_id)  # 404 for another agency's tenant id
-    del get_or_404_tenant
+    _load_tenant(tenant_id)  # 404 for another agency's tenant id
     session = _registry(services).get(token, tenant_id)
     if session is None:
         abort(404)

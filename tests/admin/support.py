@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 from admin_web.app import create_app
 from admin_web.services import Services, build_services
 from centralino.accounts.service import AccountService, RateLimit
+from centralino.apikeys.service import ApiKeyService
 from centralino.calls.service import CallStart, CallStore
 from centralino.config import Config
 from centralino.db.session import Database
@@ -54,6 +55,7 @@ class Agency:
     agent_email: str
     admin_user_id: int
     agent_user_id: int
+    api_key_id: int
 
 
 @dataclass
@@ -148,6 +150,7 @@ def _agency(
     )
     admin = accounts.create_user(f"admin@{slug}.it", "agency_admin", tid, PASSWORD)
     agent = accounts.create_user(f"agent@{slug}.it", "agent", tid, PASSWORD)
+    key = ApiKeyService(db).create(tid, f"CRM {slug}", "read")
     return Agency(
         tid,
         slug,
@@ -159,6 +162,7 @@ def _agency(
         agent.email,
         admin.user_id,
         agent.user_id,
+        key.info.id,
     )
 
 

@@ -22,6 +22,7 @@ ID_ARGS = {
     "user_id": lambda w: w.b.agent_user_id,
     "lead_id": lambda w: w.b.lead_id,
     "token": lambda w: "chat-session-of-b",
+    "key_id": lambda w: w.b.api_key_id,
 }
 # URL arguments that are not object ids -> a valid value.
 OTHER_ARGS = {"action": "check", "filename": "app.css"}
@@ -93,6 +94,10 @@ def test_every_id_route_returns_404_across_tenants(world: World) -> None:
 
         agent_b = s.get(User, world.b.agent_user_id)
         assert agent_b is not None and agent_b.active
+        from centralino.apikeys.models import ApiKey
+
+        key_b = s.get(ApiKey, world.b.api_key_id)
+        assert key_b is not None and key_b.revoked_at is None
     other = world.app.test_client()
     login(other, world.b.agent_email)  # B's agent password was not reset
 
@@ -107,6 +112,7 @@ def test_same_routes_work_for_own_tenant(world: World) -> None:
         "user_id": lambda w: w.a.agent_user_id,
         "lead_id": lambda w: w.a.lead_id,
         "token": lambda w: "x",
+        "key_id": lambda w: w.a.api_key_id,
     }
     for rule in _id_rules(world):
         if "GET" not in (rule.methods or set()) or "token" in rule.arguments:
