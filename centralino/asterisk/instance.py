@@ -13,7 +13,6 @@ import random
 import secrets
 import shutil
 import socket
-from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,15 +23,22 @@ from centralino.asterisk.settings import AsteriskSettings, Layout
 log = logging.getLogger(__name__)
 
 
+# Test and validation instances take ports below Linux's ephemeral range
+# (32768-60999): a port handed out there could later be taken by an outgoing
+# connection and make a restart of the instance fail.
+PORT_MIN, PORT_MAX = 20000, 32000
+
+
 def free_tcp_ports(count: int, host: str = "127.0.0.1") -> list[int]:
-    """``count`` distinct TCP ports free right now (held open until all are chosen)."""
-    with ExitStack() as stack:
-        ports: list[int] = []
-        while len(ports) < count:
-            s = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
-            s.bind((host, 0))
-            ports.append(s.getsockname()[1])
-        return ports
+    """``count`` distinct TCP ports free right now, below the ephemeral range."""
+    ports: list[int] = []
+    for _ in range(2000):
+        port = random.randint(PORT_MIN, PORT_MAX)
+        if port not in ports and _tcp_free(port, host) and _tcp_free(port):
+            ports.append(port)
+            if len(ports) == count:
+                return ports
+    raise RuntimeError("no free TCP ports found")
 
 
 def _udp_free(port: int, host: str = "0.0.0.0") -> bool:
@@ -56,7 +62,7 @@ def _tcp_free(port: int, host: str = "0.0.0.0") -> bool:
 def free_sip_port() -> int:
     """A port free for both UDP and TCP (SIP listens on both)."""
     for _ in range(200):
-        port = random.randint(20000, 32000)
+        port = random.randint(PORT_MIN, PORT_MAX)
         if _udp_free(port) and _tcp_free(port):
             return port
     raise RuntimeError("no free SIP port found")
@@ -65,7 +71,7 @@ def free_sip_port() -> int:
 def free_rtp_range(size: int = 200) -> tuple[int, int]:
     """A block of UDP ports below the ephemeral range, sampled free."""
     for _ in range(200):
-        start = random.randrange(10000, 32000 - size, 2)
+        start = random.randrange(10000, PORT_MAX - size, 2)
         if all(_udp_free(p) for p in range(start, start + size, 17)):
             return start, start + size
     raise RuntimeError("no free RTP port range found")
@@ -74,12 +80,15 @@ def free_rtp_range(size: int = 200) -> tuple[int, int]:
 def throwaway_settings(base: AsteriskSettings, instance: str) -> AsteriskSettings:
     """``base`` on free loopback ports under another instance name."""
     http_port, ami_port, agi_port = free_tcp_ports(3)
+    sip_port = free_sip_port()
+    while sip_port in (http_port, ami_port, agi_port):
+        sip_port = free_sip_port()
     rtp_start, rtp_end = free_rtp_range(100)
     return dataclasses.replace(
         base,
         instance=instance,
         sip_bind="127.0.0.1",
-        sip_port=free_sip_port(),
+        sip_port=sip_port,
         http_port=http_port,
         ami_port=ami_port,
         agi_port=agi_port,
