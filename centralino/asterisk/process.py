@@ -144,13 +144,13 @@ class AsteriskProcess:
             self._reap()
             return
         try:
-            self.cli("core stop now", timeout=10)
+            self.cli("core stop now", timeout=min(10.0, timeout))
         except AsteriskError as exc:
             log.warning("core stop now failed: %s", exc)
         if not self._wait_gone(pid, timeout):
             log.warning("Asterisk %s did not stop; sending SIGTERM", self.layout.instance)
             self._signal(pid, signal.SIGTERM)
-            if not self._wait_gone(pid, 10):
+            if not self._wait_gone(pid, min(10.0, timeout)):
                 self._signal(pid, signal.SIGKILL)
                 self._wait_gone(pid, 10)
         self._reap()
