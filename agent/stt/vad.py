@@ -75,6 +75,15 @@ class Endpointer:
         """Voiced time in the current utterance (0 when not in speech)."""
         return self._speech_frames * FRAME_MS if self.in_speech else 0
 
+    @property
+    def silence_ms(self) -> int:
+        """Trailing silence inside the current utterance (0 when not in speech)."""
+        return self._silence_run * FRAME_MS if self.in_speech else 0
+
+    def current_pcm(self) -> bytes:
+        """The utterance so far (pre-roll included); empty when not in speech."""
+        return b"".join(self._frames) if self.in_speech else b""
+
     def is_voiced(self, frame: bytes) -> bool:
         if rms_dbfs(frame) < self.settings.energy_floor_dbfs:
             return False

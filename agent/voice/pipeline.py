@@ -50,6 +50,11 @@ class VoiceSettings:
     ack_phrases: tuple[str, ...] = ("Un attimo.", "Certo, un momento.")
     max_call_s: float = 1200.0  # a runaway call is closed politely
     max_sentence_chars: int = 220
+    # Speculative STT: transcribe once the caller has been silent this long, while the
+    # endpointer still waits for end_silence_ms. If the caller goes on speaking the
+    # result is discarded; otherwise the transcript is ready when the turn ends,
+    # hiding most of the STT time behind the endpointing wait. 0 disables it.
+    early_stt_ms: int = 240
     closing_phrase: str = "La ringrazio, la richiameremo al più presto. Arrivederci."
 
 
@@ -58,6 +63,7 @@ class _Heard:
     segment: Segment
     speech_end: float  # monotonic time of the last voiced frame
     during_agent: bool
+    early: asyncio.Task[Transcript] | None = None  # speculative STT of the same speech
 
 
 DialogueFactory = Callable[[CallContext], Dialogue]
@@ -103,6 +109,9 @@ class VoiceConversation:
         self.tts_providers: set[str] = set()
         self._stt_done: float | None = None
         self._control: CallControl | None = None
+        self._prompt = ""
+        self._early: asyncio.Task[Transcript] | None = None
+        self.early_stt_used = 0
 
     # -- inputs from the call session -----------------------------------------------
     async def send_dtmf(self, digit: str) -> None:
@@ -126,17 +135,37 @@ class VoiceConversation:
                 ):
                     barged = True
                     await self._barge_in(out)
+                early = self._speculate(ep)
+                if early is not None and (seg is None or seg.reason != "silence"):
+                    early.cancel()  # a blip below min_speech_ms, or a cut monologue
                 if seg is not None:
                     # The end is detected end_silence_ms after the last voiced frame.
                     trailing = self.vad_settings.end_silence_ms if seg.reason == "silence" else 0
                     end = time.monotonic() - trailing / 1000
-                    await self._events.put(("speech", _Heard(seg, end, speaking)))
+                    heard = _Heard(seg, end, speaking, early if seg.reason == "silence" else None)
+                    await self._events.put(("speech", heard))
         except Exception as exc:  # the media leg broke: same as a hang-up
             log.warning("audio input failed: %r", exc)
         last = ep.flush()
         if last is not None:
             await self._events.put(("speech", _Heard(last, time.monotonic(), False)))
         await self._events.put(("hangup", None))
+
+    def _speculate(self, ep: Endpointer) -> asyncio.Task[Transcript] | None:
+        """Start/discard the speculative transcription; return it when the turn ends."""
+        early_ms = self.settings.early_stt_ms
+        if not early_ms:
+            return None
+        if not ep.in_speech:
+            # The utterance just ended (or never started): hand over what we have.
+            task, self._early = self._early, None
+            return task
+        if ep.silence_ms == 0 and self._early is not None:
+            self._early.cancel()  # the caller went on: that transcript is stale
+            self._early = None
+        elif ep.silence_ms >= early_ms and self._early is None:
+            self._early = asyncio.create_task(self.stt.transcribe(ep.current_pcm(), self._prompt))
+        return None
 
     async def _barge_in(self, out: AudioOut) -> None:
         self._speech_gen += 1
@@ -160,7 +189,7 @@ class VoiceConversation:
         self._control = control
         dialogue = self.dialogue_factory(ctx)
         voice = voice_from_tenant(ctx.tenant)
-        prompt = vocabulary_prompt(ctx.tenant)
+        prompt = self._prompt = vocabulary_prompt(ctx.tenant)
         started = time.monotonic()
         listener = asyncio.create_task(self._listen(audio_in, audio_out), name="voice-listen")
         warm: asyncio.Task[Any] | None = None
@@ -278,7 +307,13 @@ class VoiceConversation:
             return Utterance("", None, "silence"), None, None
         heard: _Heard = payload
         try:
-            t = await self.stt.transcribe(heard.segment.pcm, prompt)
+            t = None
+            if heard.early is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    t = await heard.early
+                    self.early_stt_used += 1
+            if t is None:
+                t = await self.stt.transcribe(heard.segment.pcm, prompt)
         except STTError as exc:
             log.warning("call %s: STT failed: %s", ctx.call_id, exc)
             return None, heard.speech_end, None

@@ -291,3 +291,30 @@ async def test_real_dialogue_collects_a_lead_by_voice(fakes, whisper, offline_tt
     assert lead["phone"].endswith("3331112233")
     spoken = [t for t in control.turns if t["speaker"] == "caller" and t.get("stt_provider")]
     assert len(spoken) == 3
+
+
+async def test_speculative_stt_is_used_and_discarded_when_the_caller_goes_on(
+    fakes, whisper, offline_tts, say_pcm
+):
+    """A 350 ms pause mid-answer starts a speculative transcription (after 240 ms of
+    silence); the caller then goes on, so the final transcript must hold both parts."""
+    from agent.audio import silence
+
+    first = await say_pcm("Mi chiamo Mario Bianchi.")
+    # Cut the engine's own trailing silence so the pause is exactly 350 ms.
+    while first and rms_dbfs(first[-640:]) < -50:
+        first = first[:-640]
+    second = await say_pcm("Cerco un bilocale in affitto.")
+    dialogue = fakes.Dialogue(["Buongiorno."], turns=2)
+
+    async def script(out, caller, conv):
+        await out.wait_played()
+        await caller.say(first + silence(350) + second)
+        await asyncio.sleep(1.5)
+        await out.wait_played()
+        await caller.say(await say_pcm("Grazie mille."))
+
+    call = await run_call(fakes, whisper, offline_tts, dialogue, script)
+    words = set(normalize(dialogue.heard[0].text).split())
+    assert {"mario", "bilocale", "affitto"} <= words, dialogue.heard[0].text
+    assert call.conv.early_stt_used >= 1
