@@ -103,3 +103,24 @@ def test_service_stores_sentiment_for_ended_calls(sqlite_db: Database) -> None:
     with sqlite_db.session() as s:
         row = s.get(CallSentiment, running)
         assert row is not None and row.label == "negative"
+
+
+def test_scheduled_jobs(sqlite_db: Database, config: object) -> None:
+    from centralino.analytics.jobs import classify_sentiment, refresh_analytics
+    from centralino.jobs.tasks import CONTEXTS, JobContext
+    from centralino.tenants.service import TenantService, parse_spec
+
+    tid = TenantService(sqlite_db).upsert(
+        parse_spec({"slug": "job", "name": "Job", "numbers": ["+390211223344"]})
+    )
+    store = CallStore(sqlite_db)
+    call = store.start(CallStart(tid, "ch", "+393331111111", "+390211223344"))
+    store.add_turn(call, tid, "caller", "Sono furioso, nessuno mi richiama mai!")
+    store.end(call)
+    CONTEXTS["analytics-test"] = JobContext(sqlite_db, config)  # type: ignore[arg-type]
+    try:
+        assert classify_sentiment("analytics-test") == {"classified": 1}
+        assert classify_sentiment("analytics-test") == {"classified": 0}
+        assert refresh_analytics("analytics-test") == {"tenants": 1, "days": 7}
+    finally:
+        del CONTEXTS["analytics-test"]
