@@ -304,10 +304,12 @@ class CallSession:
         snapshot = _tenant_snapshot(tenant) if tenant is not None else {}
         self.tenant_id = tenant.id if tenant is not None else None
         self.tenant_slug = str(snapshot.get("slug", ""))
-        names = ("CHANNEL(pjsip,call-id)", *ROUTE_VARIABLES)
+        # Only a PJSIP channel has a SIP Call-ID (an AMI-originated Local channel has none).
+        is_sip = ch.name.startswith("PJSIP/")
+        names = (*ROUTE_VARIABLES, *(("CHANNEL(pjsip,call-id)",) if is_sip else ()))
         values = await asyncio.gather(*(self._variable(n) for n in names))
-        sip_call_id = values[0]
-        route = dict(zip(ROUTE_VARIABLES, values[1:], strict=True))
+        route = dict(zip(ROUTE_VARIABLES, values[: len(ROUTE_VARIABLES)], strict=True))
+        sip_call_id = values[len(ROUTE_VARIABLES)] if is_sip else ""
         try:
             # Without this, a caller's ChannelDestroyed (the final hang-up cause) is not
             # delivered: the channel leaves our app at StasisEnd, before it is destroyed.
