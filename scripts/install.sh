@@ -6,6 +6,11 @@ cd "$(dirname "$0")/.."
 
 log() { echo "[install] $*" >&2; }
 SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO="sudo"
+# CI has no stdin and no terminal: nothing may prompt.
+export DEBIAN_FRONTEND=noninteractive
+# Each step logs how long it took (the numbers in docs/ci.md come from these lines).
+step_start=$SECONDS
+step_done() { log "$1 took $((SECONDS - step_start)) s"; step_start=$SECONDS; }
 
 # --- Debian packages -------------------------------------------------------
 mapfile -t wanted < <(sed -e 's/#.*//' -e '/^\s*$/d' scripts/apt-packages.txt | awk '{print $1}')
@@ -20,12 +25,25 @@ if (( ${#missing[@]} )); then
     $SUDO apt-get update -qq
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+step_done "Debian packages"
 
 # --- Python ----------------------------------------------------------------
-PY=${PYTHON:-python3}
-if [[ ! -x .venv/bin/python ]]; then
-    log "creating .venv"
-    $PY -m venv .venv
+# Python >= 3.11: $PYTHON, else python3 on PATH, else pyenv's 3.11 (CI may run us with a
+# PATH without pyenv's shims), else Debian's python3.11 (needs python3-venv, listed in
+# scripts/apt-packages.txt).
+py_ok() { [[ -n $1 ]] && command -v "$1" >/dev/null 2>&1 && "$1" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; }
+pick_python() {
+    local c
+    for c in "${PYTHON:-}" python3 "${HOME:-/root}"/.pyenv/versions/3.11*/bin/python3 python3.11 /usr/bin/python3; do
+        if py_ok "$c"; then echo "$c"; return 0; fi
+    done
+    return 1
+}
+if [[ ! -x .venv/bin/python ]] || ! .venv/bin/python -c 'import sys' 2>/dev/null; then
+    PY=$(pick_python) || { echo "install.sh: no Python >= 3.11 found (set PYTHON=/path/to/python3.11)" >&2; exit 1; }
+    log "creating .venv with $PY ($("$PY" -V 2>&1))"
+    rm -rf .venv
+    "$PY" -m venv .venv || { echo "install.sh: '$PY -m venv' failed (Debian: apt-get install python3-venv)" >&2; exit 1; }
 fi
 stamp=.venv/.centralino-installed
 if [[ ! -f $stamp || setup.cfg -nt $stamp || pyproject.toml -nt $stamp ]]; then
@@ -34,16 +52,19 @@ if [[ ! -f $stamp || setup.cfg -nt $stamp || pyproject.toml -nt $stamp ]]; then
     .venv/bin/pip install -q -e '.[test]'
     touch $stamp
 fi
+step_done "Python virtualenv"
 
 # --- Asterisk --------------------------------------------------------------
 prefix=$(bash scripts/install-asterisk.sh | tail -n1)
 mkdir -p var
 echo "$prefix" > var/asterisk-prefix
+step_done "Asterisk ($prefix)"
 
 # --- Per-area installers (models, voices, browser) --------------------------
 for step in scripts/install.d/*.sh; do
     [[ -e "$step" ]] || continue
     log "running $step"
-    bash "$step"
+    bash "$step" </dev/null
+    step_done "$step"
 done
 log "done"
