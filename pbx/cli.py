@@ -81,6 +81,7 @@ def build_controller(ctx: Context, conversation_factory: ConversationFactory) ->
         recordings_dir=config.recordings_dir,
         media_start_timeout_s=pbx.media_start_timeout_s,
         lead_sink=LeadService(ctx.db, config).save_from_call,
+        fallback_context=pbx.fallback_context,
     )
 
 

@@ -45,6 +45,7 @@ class Controller:
         media_start_timeout_s: float = 5.0,
         lead_sink: Callable[[int, str, dict[str, Any]], Any] | None = None,
         db_threads: int = 8,
+        fallback_context: str = "fallback",
     ) -> None:
         self.ari = ari
         self.store = store
@@ -53,6 +54,7 @@ class Controller:
         self.recordings_dir = recordings_dir
         self.media_start_timeout_s = media_start_timeout_s
         self.lead_sink = lead_sink
+        self.fallback_context = fallback_context
         self._db_pool = ThreadPoolExecutor(max_workers=db_threads, thread_name_prefix="pbx-db")
         self.sessions: dict[str, CallSession] = {}  # caller channel id -> session
         self._routes: dict[str, CallSession] = {}  # any of our channel ids -> session
@@ -162,6 +164,7 @@ class Controller:
             media_start_timeout_s=self.media_start_timeout_s,
             lead_sink=self.lead_sink,
             db_executor=self._db_pool,
+            fallback_context=self.fallback_context,
         )
         session = CallSession(deps, event)
         self.sessions[session.channel_id] = session

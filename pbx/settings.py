@@ -32,6 +32,9 @@ class PbxSettings:
     media_start_timeout_s: float = 5.0
     # Cap of the ARI reconnect backoff (seconds): keeps recovery after a restart fast.
     reconnect_max_s: float = 2.0
+    # Dialplan context (extension s) a call is handed to when the controller fails it:
+    # the recorded message + voicemail/forward of asterisk-conf/extensions.conf.j2.
+    fallback_context: str = "fallback"
 
     def __post_init__(self) -> None:
         if self.conversation not in CONVERSATIONS:

@@ -153,6 +153,16 @@ class AriClient:
             "POST", f"channels/{channel_id}/variable", {"variable": name, "value": value}
         )
 
+    async def continue_in_dialplan(
+        self, channel_id: str, context: str, extension: str = "s", priority: int = 1
+    ) -> None:
+        """Hand the channel back to the dialplan (it leaves our Stasis app)."""
+        await self.request(
+            "POST",
+            f"channels/{channel_id}/continue",
+            {"context": context, "extension": extension, "priority": priority},
+        )
+
     async def play(
         self, channel_id: str, media: str, lang: str = "", playback_id: str | None = None
     ) -> Playback:

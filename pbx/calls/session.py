@@ -136,6 +136,9 @@ class SessionDeps:
     # Worker threads for database work (and the lead sink). A pool of its own, so a
     # burst of TTS subprocesses in the default executor never delays call rows.
     db_executor: Executor | None = None
+    # Dialplan context (extension "s") that plays the "we cannot answer" message and takes
+    # a voicemail / forwards: where a call goes when the controller fails it. "" = hang up.
+    fallback_context: str = "fallback"
 
 
 def parse_ari_time(text: str) -> datetime | None:
@@ -180,6 +183,7 @@ class CallSession:
         self._conversation_task: asyncio.Task[dict[str, Any]] | None = None
         self._conversation: Conversation | None = None
         self.dtmf = ""
+        self.handed_off = False
 
     # -- events -----------------------------------------------------------------
 
@@ -221,7 +225,7 @@ class CallSession:
             self.hangup_by = "caller"
         if self.ended_at is None:
             self.ended_at = parse_ari_time(ts) or utcnow()
-        if cause is not None and cause_txt:
+        if cause is not None and cause_txt and not self.handed_off:
             # ChannelDestroyed carries the final cause; it wins over the request's.
             self.hangup_code, self.hangup_cause = cause, cause_txt
         elif cause is not None and self.hangup_code is None:
@@ -287,8 +291,9 @@ class CallSession:
         except Exception as exc:
             log.exception("call %s (channel %s) failed", self.call_id, self.channel_id)
             self.outcome = self.outcome or "failed"
-            self.hangup_cause = self.hangup_cause or f"controller error: {exc}"[:64]
-            await self._hangup_caller("normal")
+            if not await self._fall_back(f"controller error: {exc}"):
+                self.hangup_cause = self.hangup_cause or f"controller error: {exc}"[:64]
+                await self._hangup_caller("normal")
         finally:
             await asyncio.shield(self._finish())
 
@@ -474,6 +479,8 @@ class CallSession:
                 if exc is not None:
                     log.error("call %s: conversation failed: %r", self.call_id, exc, exc_info=exc)
                     self.outcome = self.outcome or "failed"
+                    await self._close_media()
+                    await self._fall_back(f"conversation error: {exc!r}")
                 else:
                     self.result = dict(self._conversation_task.result() or {})
                     self.outcome = self.outcome or self.result.get("outcome") or None
@@ -481,8 +488,29 @@ class CallSession:
             gone.cancel()
             if not self._conversation_task.done():
                 self._conversation_task.cancel()
-        if not self.caller_gone.is_set():
+        if not self.caller_gone.is_set() and not self.handed_off:
             await self._hangup_caller("normal")
+
+    async def _fall_back(self, reason: str) -> bool:
+        """Send the caller to the dialplan's fallback (message + voicemail/forward)
+        instead of hanging up on them. False when that is not possible."""
+        context = self.deps.fallback_context
+        if not context or self.caller_gone.is_set() or self.handed_off:
+            return False
+        try:
+            await self.deps.ari.continue_in_dialplan(self.channel_id, context, "s", 1)
+        except AriError as exc:
+            log.warning("call %s: fallback to dialplan failed: %s", self.call_id, exc)
+            return False
+        self.handed_off = True
+        self.hangup_by = self.hangup_by or "system"
+        self.hangup_cause = f"fallback: {reason}"[:64]
+        log.warning("call %s: handed to the dialplan fallback (%s)", self.call_id, reason)
+        if self.call_id:
+            self._db(
+                self.deps.store.event, self.call_id, self.tenant_id, "fallback", reason=reason[:500]
+            )
+        return True
 
     async def hangup(self, reason: str = "") -> None:
         """Hang up from our side (conversation finished, timeout...)."""
@@ -523,7 +551,7 @@ class CallSession:
                 except AriError as exc:
                     if not exc.not_found and exc.status != 0:
                         log.warning("call %s: bridge destroy failed: %s", self.call_id, exc)
-            if self.caller_gone.is_set():
+            if self.caller_gone.is_set() and not self.handed_off:
                 # ChannelDestroyed carries Asterisk's final hang-up cause; it follows the
                 # hang-up request within milliseconds.
                 await _wait_any(self.caller_destroyed.wait(), timeout=2.0)

@@ -229,3 +229,69 @@ async def test_a_conversation_lead_is_stored_and_never_lost(
             assert lead.tenant_id == call.tenant_id and lead.zone == "Brera"
             assert lead.phone == "+393331234567"
             assert error_lines(caplog) == []
+
+
+class CrashingConversation:
+    async def run(
+        self,
+        ctx: CallContext,
+        audio_in: AsyncIterator[bytes],
+        audio_out: AudioOut,
+        control: CallControl,
+    ) -> dict[str, Any]:
+        await audio_out.play(tone(0.5))
+        await audio_out.wait_played()
+        raise RuntimeError("dialogue engine crashed")
+
+
+async def test_a_crashing_conversation_hands_the_caller_to_the_dialplan_fallback(
+    pbx_env: PbxEnv, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No dead air: the caller gets the dialplan's message and voicemail instead."""
+    pbx_env.controller.conversation_factory = lambda ctx: CrashingConversation()
+    report = await place_call(
+        DEMO_DID,
+        port=pbx_env.asterisk.sip_port,
+        script={"utterances": [], "hangup_after_ms": 9000},
+        timeout=15,
+    )
+    await pbx_env.wait_idle()
+    assert report.answered and report.hangup_by == "caller", report.summary()
+    # The 0.5 s tone, then the fallback's recorded message (several seconds).
+    assert report.heard.voiced_s > 2.0, report.heard
+    assert any(seg.start_s > 0.8 for seg in report.heard.segments), report.heard.segments
+    with pbx_env.db.session() as s:
+        call = s.query(Call).filter(Call.sip_call_id == report.call_id).one()
+        assert call.outcome == "failed" and call.state == "ended"
+        assert call.hangup_cause.startswith("fallback: conversation error")
+        assert call.data["hangup_by"] == "system"
+        [fallback] = [e for e in call.events if e.kind == "fallback"]
+        assert "dialogue engine crashed" in fallback.data["reason"]
+    # The crash itself is the only error logged.
+    errors = error_lines(caplog)
+    assert len(errors) == 1 and "conversation failed" in errors[0], errors
+
+
+async def test_media_failure_hands_the_caller_to_the_dialplan_fallback(
+    pbx_env: PbxEnv, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The media websocket cannot be reached (a real refused connection): the caller is
+    not answered by us and not hung up on, the dialplan fallback answers instead."""
+    from pbx.controller import Controller
+
+    monkeypatch.setattr(Controller, "media_base_url", property(lambda self: "ws://127.0.0.1:9"))
+    report = await place_call(
+        DEMO_DID,
+        port=pbx_env.asterisk.sip_port,
+        script={"utterances": [], "hangup_after_ms": 6000},
+        timeout=15,
+    )
+    await pbx_env.wait_idle()
+    assert report.answered and report.heard.voiced_s > 2.0, report.summary()
+    with pbx_env.db.session() as s:
+        call = s.query(Call).filter(Call.sip_call_id == report.call_id).one()
+        assert call.outcome == "failed" and call.answered_at is None
+        assert call.hangup_cause.startswith("fallback: controller error")
+        assert [e.kind for e in call.events if e.kind == "fallback"] == ["fallback"]
+    errors = error_lines(caplog)
+    assert len(errors) == 1 and "failed" in errors[0], errors
