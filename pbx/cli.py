@@ -82,6 +82,8 @@ def build_controller(ctx: Context, conversation_factory: ConversationFactory) ->
         media_start_timeout_s=pbx.media_start_timeout_s,
         lead_sink=LeadService(ctx.db, config).save_from_call,
         fallback_context=pbx.fallback_context,
+        transfer_context=pbx.transfer_context,
+        transfer_timeout_s=pbx.transfer_timeout_s,
     )
 
 

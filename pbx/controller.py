@@ -46,6 +46,8 @@ class Controller:
         lead_sink: Callable[[int, str, dict[str, Any]], Any] | None = None,
         db_threads: int = 8,
         fallback_context: str = "fallback",
+        transfer_context: str = "outbound",
+        transfer_timeout_s: int = 30,
     ) -> None:
         self.ari = ari
         self.store = store
@@ -55,6 +57,8 @@ class Controller:
         self.media_start_timeout_s = media_start_timeout_s
         self.lead_sink = lead_sink
         self.fallback_context = fallback_context
+        self.transfer_context = transfer_context
+        self.transfer_timeout_s = transfer_timeout_s
         self._db_pool = ThreadPoolExecutor(max_workers=db_threads, thread_name_prefix="pbx-db")
         self.sessions: dict[str, CallSession] = {}  # caller channel id -> session
         self._routes: dict[str, CallSession] = {}  # any of our channel ids -> session
@@ -165,6 +169,8 @@ class Controller:
             lead_sink=self.lead_sink,
             db_executor=self._db_pool,
             fallback_context=self.fallback_context,
+            transfer_context=self.transfer_context,
+            transfer_timeout_s=self.transfer_timeout_s,
         )
         session = CallSession(deps, event)
         self.sessions[session.channel_id] = session

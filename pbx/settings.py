@@ -35,6 +35,10 @@ class PbxSettings:
     # Dialplan context (extension s) a call is handed to when the controller fails it:
     # the recorded message + voicemail/forward of asterisk-conf/extensions.conf.j2.
     fallback_context: str = "fallback"
+    # Transfers (CallControl.transfer) dial Local/<number>@transfer_context: the dialplan's
+    # outbound context, the only one that reaches the trunk.
+    transfer_context: str = "outbound"
+    transfer_timeout_s: int = 30
 
     def __post_init__(self) -> None:
         if self.conversation not in CONVERSATIONS:
@@ -45,6 +49,8 @@ class PbxSettings:
             raise ValueError("listen_s must be positive")
         if self.media_start_timeout_s <= 0:
             raise ValueError("media_start_timeout_s must be positive")
+        if not 5 <= self.transfer_timeout_s <= 300:
+            raise ValueError("transfer_timeout_s must be between 5 and 300 seconds")
         if not 0.1 <= self.reconnect_max_s <= 60:
             raise ValueError("reconnect_max_s must be between 0.1 and 60 seconds")
 

@@ -201,6 +201,7 @@ class AriClient:
         context: str = "",
         caller_id: str = "",
         app: str = "",
+        app_args: str = "",
         timeout_s: int = 30,
         channel_id: str | None = None,
     ) -> Channel:
@@ -210,6 +211,7 @@ class AriClient:
             "context": context or None,
             "callerId": caller_id or None,
             "app": app or None,
+            "appArgs": app_args or None,
             "timeout": timeout_s,
             "channelId": channel_id,
         }

@@ -139,6 +139,10 @@ class SessionDeps:
     # Dialplan context (extension "s") that plays the "we cannot answer" message and takes
     # a voicemail / forwards: where a call goes when the controller fails it. "" = hang up.
     fallback_context: str = "fallback"
+    # Transfers dial Local/<number>@transfer_context (the dialplan's `outbound`, the only
+    # context that reaches the trunk) and give up after transfer_timeout_s.
+    transfer_context: str = "outbound"
+    transfer_timeout_s: int = 30
 
 
 def parse_ari_time(text: str) -> datetime | None:
@@ -184,6 +188,13 @@ class CallSession:
         self._conversation: Conversation | None = None
         self.dtmf = ""
         self.handed_off = False
+        # Transfer leg (Local channel into the outbound context), when one is in progress.
+        self.xfer_channel_id = ""
+        self.transferred = False
+        self._xfer_seq = 0
+        self._xfer_up = asyncio.Event()
+        self._xfer_gone = asyncio.Event()
+        self.xfer_cause = ""
 
     # -- events -----------------------------------------------------------------
 
@@ -191,6 +202,13 @@ class CallSession:
         """Events for our channels, routed here by the controller (must not block)."""
         if isinstance(event, StasisStart) and event.channel.id == self.media_channel_id:
             self._media_stasis.set()
+        elif self.xfer_channel_id and event.channel_id == self.xfer_channel_id:
+            if isinstance(event, StasisStart):
+                self._xfer_up.set()
+            elif isinstance(event, ChannelDestroyed | StasisEnd):
+                if isinstance(event, ChannelDestroyed):
+                    self.xfer_cause = f"{event.cause_txt} ({event.cause})"
+                self._xfer_gone.set()
         elif isinstance(event, ChannelHangupRequest) and event.channel.id == self.channel_id:
             log.debug("call %s: hangup request %s", self.call_id, event.raw)
             self._mark_caller_gone(event.timestamp, event.cause, "")
@@ -488,8 +506,103 @@ class CallSession:
             gone.cancel()
             if not self._conversation_task.done():
                 self._conversation_task.cancel()
+        if self.transferred:
+            # The caller now talks to a person; the call ends when either side hangs up.
+            await _wait_any(self.caller_gone.wait(), self._xfer_gone.wait(), timeout=6 * 3600)
+            if not self.caller_gone.is_set():
+                self.hangup_by = self.hangup_by or "transfer"
         if not self.caller_gone.is_set() and not self.handed_off:
             await self._hangup_caller("normal")
+
+    async def transfer(self, number: str) -> bool:
+        """Bridge the caller with ``number`` (through the dialplan's outbound context).
+
+        True once the far end answered and is in the call (the agent's media leg is then
+        removed); False if it could not be reached, the call goes on with the agent.
+        """
+        try:
+            target = normalize_e164(number)
+        except InvalidPhoneNumber as exc:
+            self._db(
+                self.deps.store.event,
+                self.call_id,
+                self.tenant_id,
+                "transfer_failed",
+                number=number,
+                reason=str(exc),
+            )
+            return False
+        if self.caller_gone.is_set() or not self.bridge_id or self.xfer_channel_id:
+            return False
+        self.sm.to(CallState.TRANSFERRING)
+        self._xfer_seq += 1
+        leg = f"xfer-{self.call_id}-{self._xfer_seq}"
+        self.xfer_channel_id = leg
+        self._xfer_up.clear()
+        self._xfer_gone.clear()
+        self.deps.register_channel(leg, self)
+        self._db(self.deps.store.event, self.call_id, self.tenant_id, "transfer", number=target)
+        ari = self.deps.ari
+        try:
+            await ari.originate(
+                f"Local/{target}@{self.deps.transfer_context}/n",
+                app=ari.settings.app,
+                app_args="transfer",
+                caller_id=self.channel.caller.number,
+                timeout_s=self.deps.transfer_timeout_s,
+                channel_id=leg,
+            )
+        except AriError as exc:
+            return await self._transfer_failed(target, str(exc))
+        await _wait_any(
+            self._xfer_up.wait(),
+            self._xfer_gone.wait(),
+            self.caller_gone.wait(),
+            timeout=self.deps.transfer_timeout_s + 5,
+        )
+        if self.caller_gone.is_set() or not self._xfer_up.is_set() or self._xfer_gone.is_set():
+            await self._hangup_leg(leg)
+            reason = (
+                "caller hung up" if self.caller_gone.is_set() else (self.xfer_cause or "no answer")
+            )
+            return await self._transfer_failed(target, reason)
+        try:
+            await ari.add_channels(self.bridge_id, [leg])
+        except AriError as exc:
+            await self._hangup_leg(leg)
+            return await self._transfer_failed(target, str(exc))
+        # From here the caller talks to a person: take the agent's media leg out.
+        await self._close_media()
+        self.transferred = True
+        self.outcome = "transferred"
+        log.info("call %s: transferred to %s", self.call_id, target)
+        self._db(
+            self.deps.store.event, self.call_id, self.tenant_id, "transfer_connected", number=target
+        )
+        return True
+
+    async def _transfer_failed(self, number: str, reason: str) -> bool:
+        log.info("call %s: transfer to %s failed: %s", self.call_id, number, reason)
+        self.deps.unregister_channel(self.xfer_channel_id)
+        self.xfer_channel_id = ""
+        if self.sm.can(CallState.LISTENING) and self.sm.state != CallState.ENDED:
+            self.sm.to(CallState.LISTENING)
+        self._db(
+            self.deps.store.event,
+            self.call_id,
+            self.tenant_id,
+            "transfer_failed",
+            number=number,
+            reason=reason[:500],
+        )
+        return False
+
+    async def _hangup_leg(self, channel_id: str) -> None:
+        try:
+            await self.deps.ari.hangup(channel_id)
+        except AriError as exc:
+            if not exc.not_found and exc.status != 0:
+                log.warning("call %s: hangup of %s failed: %s", self.call_id, channel_id, exc)
 
     async def _fall_back(self, reason: str) -> bool:
         """Send the caller to the dialplan's fallback (message + voicemail/forward)
@@ -545,6 +658,10 @@ class CallSession:
     async def _finish(self) -> None:
         try:
             await self._close_media()
+            if self.xfer_channel_id:
+                if not self._xfer_gone.is_set():
+                    await self._hangup_leg(self.xfer_channel_id)
+                self.deps.unregister_channel(self.xfer_channel_id)
             if self.bridge_id:
                 try:
                     await self.deps.ari.destroy_bridge(self.bridge_id)
@@ -658,9 +775,7 @@ class SessionControl:
         self.session = session
 
     async def transfer(self, number: str) -> bool:
-        # Transfers land with the voice-agent issue; say no so the agent takes a message.
-        await self.event("transfer_unavailable", number=number)
-        return False
+        return await self.session.transfer(number)
 
     async def hangup(self, reason: str = "") -> None:
         await self.session.hangup(reason)
