@@ -76,6 +76,7 @@ def _nav() -> list[NavItem]:
         NavItem("clients.index", _l("Clients")),
         NavItem("calls.index", _l("Call log")),
         NavItem("testcalls.index", _l("Test calls")),
+        NavItem("deliveries.index", _l("Deliveries"), admins),
         NavItem("users.index", _l("Users"), admins),
         NavItem("audit.index", _l("Audit log"), admins),
         NavItem("asterisk_admin.index", _l("Asterisk"), (Role.INSTALLATION_ADMIN.value,)),
@@ -137,6 +138,7 @@ def create_app(config: Config, services: Services | None = None) -> Flask:
     from admin_web.calls import bp as calls_bp
     from admin_web.clients import bp as clients_bp
     from admin_web.dashboard import bp as dashboard_bp
+    from admin_web.deliveries import bp as deliveries_bp
     from admin_web.testcalls import bp as testcalls_bp
     from admin_web.users import bp as users_bp
 
@@ -144,6 +146,7 @@ def create_app(config: Config, services: Services | None = None) -> Flask:
         auth_bp,
         dashboard_bp,
         clients_bp,
+        deliveries_bp,
         calls_bp,
         testcalls_bp,
         users_bp,

@@ -34,6 +34,12 @@ REQUEST_TYPES = {
 }
 URGENCY = {"high": _l("high"), "medium": _l("medium"), "low": _l("low")}
 QUALITY = {"high": _l("high"), "medium": _l("medium"), "low": _l("low")}
+DELIVERY_STATUSES = {
+    "pending": _l("waiting"),
+    "sending": _l("sending"),
+    "delivered": _l("delivered"),
+    "dead": _l("failed, needs attention"),
+}
 LEAD_FIELDS = {
     "name": _l("Name"),
     "phone": _l("Phone"),
@@ -70,6 +76,7 @@ def template_globals() -> dict[str, Any]:
         "URGENCY": URGENCY,
         "QUALITY": QUALITY,
         "LEAD_FIELDS": LEAD_FIELDS,
+        "DELIVERY_STATUSES": DELIVERY_STATUSES,
         "label": label,
         "number": number,
     }

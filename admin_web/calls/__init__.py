@@ -27,6 +27,7 @@ from admin_web.scoping import get_or_404, scoped
 from admin_web.services import current_services
 from admin_web.stats import local_zone
 from centralino.calls.models import Call, CallEvent, Turn
+from centralino.delivery.models import Delivery
 from centralino.leads.models import Lead
 from centralino.tenants.models import Tenant
 
@@ -155,6 +156,16 @@ def detail(call_id: str) -> str:
             s.scalars(select(CallEvent).where(CallEvent.call_id == call.id).order_by(CallEvent.id))
         )
         lead = s.scalar(select(Lead).where(Lead.call_id == call.id))
+        deliveries = (
+            s.execute(
+                select(Delivery, Tenant.name)
+                .join(Tenant, Delivery.tenant_id == Tenant.id)
+                .where(Delivery.lead_id == lead.id, Delivery.tenant_id == call.tenant_id)
+                .order_by(Delivery.id)
+            ).all()
+            if lead is not None
+            else []
+        )
         tenant = s.get(Tenant, call.tenant_id) if call.tenant_id is not None else None
         has_recording = _recording_file(call) is not None
     return render_template(
@@ -165,6 +176,7 @@ def detail(call_id: str) -> str:
         lead=lead,
         tenant=tenant,
         has_recording=has_recording,
+        rows=deliveries,
         quality_of=quality_of,
         fmt_dt=fmt_dt,
     )

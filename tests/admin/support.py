@@ -22,6 +22,7 @@ from centralino.apikeys.service import ApiKeyService
 from centralino.calls.service import CallStart, CallStore
 from centralino.config import Config
 from centralino.db.session import Database
+from centralino.delivery.models import Delivery
 from centralino.leads.models import Lead
 from centralino.tenants.service import TenantService, parse_spec
 
@@ -56,6 +57,7 @@ class Agency:
     admin_user_id: int
     agent_user_id: int
     api_key_id: int
+    delivery_id: int
 
 
 @dataclass
@@ -145,6 +147,14 @@ def _agency(
         s.add(lead)
         s.flush()
         lead_id = lead.id
+        delivery = Delivery(
+            tenant_id=tid, lead_id=lead_id, kind="notify", channel="email",
+            recipient=f"ufficio@{slug}.it", idempotency_key=f"test-{slug}-{lead_id}",
+            status="dead", attempts=8, last_error="SMTP 550 mailbox unavailable",
+        )  # fmt: skip
+        s.add(delivery)
+        s.flush()
+        delivery_id = delivery.id
     live = store.start(
         CallStart(tenant_id=tid, channel_id=f"live-{slug}", caller_id="+39021", did=did)
     )
@@ -163,6 +173,7 @@ def _agency(
         admin.user_id,
         agent.user_id,
         key.info.id,
+        delivery_id,
     )
 
 

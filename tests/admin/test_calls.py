@@ -7,6 +7,8 @@ import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import select
+
 from centralino.calls.service import CallStart, CallStore
 from centralino.leads.models import Lead
 from tests.admin.support import World, login, write_wav
@@ -213,3 +215,24 @@ def test_dashboard_counts(world: World) -> None:
     # A call the controller ends disappears from "in progress" on the next refresh.
     CallStore(world.db).end(world.a.live_call_id, outcome="abandoned")
     assert world.a.live_call_id not in client.get("/live").get_data(as_text=True)
+
+
+def test_deliveries_list_and_retry_now(world: World) -> None:
+    client = world.app.test_client()
+    token = login(client, world.a.admin_email)
+    body = client.get("/deliveries/?status=dead").get_data(as_text=True)
+    assert "ufficio@a.it" in body and "ufficio@b.it" not in body
+    assert "SMTP 550" in body and "Riprova ora" in body
+    detail = client.get(f"/calls/{world.a.call_id}").get_data(as_text=True)
+    assert "ufficio@a.it" in detail  # the lead's deliveries on the call page
+    r = client.post(f"/deliveries/{world.a.delivery_id}/retry", data={"csrf_token": token})
+    assert r.status_code == 302
+    from centralino.accounts.models import AuditEntry
+    from centralino.delivery.models import Delivery
+
+    with world.db.session() as s:
+        d = s.get(Delivery, world.a.delivery_id)
+        assert d is not None and d.status == "pending" and d.attempts == 0
+        entry = s.scalar(select(AuditEntry).where(AuditEntry.action == "delivery.retry"))
+        assert entry is not None and entry.before == {"status": "dead", "attempts": 8}
+    assert "ufficio@a.it" not in client.get("/deliveries/?status=dead").get_data(as_text=True)

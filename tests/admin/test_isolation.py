@@ -23,6 +23,7 @@ ID_ARGS = {
     "lead_id": lambda w: w.b.lead_id,
     "token": lambda w: "chat-session-of-b",
     "key_id": lambda w: w.b.api_key_id,
+    "delivery_id": lambda w: w.b.delivery_id,
 }
 # URL arguments that are not object ids -> a valid value.
 OTHER_ARGS = {"action": "check", "filename": "app.css"}
@@ -98,6 +99,10 @@ def test_every_id_route_returns_404_across_tenants(world: World) -> None:
 
         key_b = s.get(ApiKey, world.b.api_key_id)
         assert key_b is not None and key_b.revoked_at is None
+        from centralino.delivery.models import Delivery
+
+        delivery_b = s.get(Delivery, world.b.delivery_id)
+        assert delivery_b is not None and delivery_b.status == "dead"
     other = world.app.test_client()
     login(other, world.b.agent_email)  # B's agent password was not reset
 
@@ -113,6 +118,7 @@ def test_same_routes_work_for_own_tenant(world: World) -> None:
         "lead_id": lambda w: w.a.lead_id,
         "token": lambda w: "x",
         "key_id": lambda w: w.a.api_key_id,
+        "delivery_id": lambda w: w.a.delivery_id,
     }
     for rule in _id_rules(world):
         if "GET" not in (rule.methods or set()) or "token" in rule.arguments:
@@ -149,7 +155,7 @@ def test_lists_show_only_own_tenant(world: World) -> None:
     assert world.b.call_id not in body
 
 
-ADMIN_ONLY_GET = ["/users/", "/audit/", "/asterisk/", "/clients/new"]
+ADMIN_ONLY_GET = ["/users/", "/audit/", "/asterisk/", "/clients/new", "/deliveries/"]
 
 
 def test_agent_cannot_reach_admin_settings(world: World) -> None:
@@ -166,6 +172,7 @@ def test_agent_cannot_reach_admin_settings(world: World) -> None:
         f"/users/{world.a.admin_user_id}/reset-password",
         "/asterisk/check",
         "/asterisk/reload",
+        f"/deliveries/{world.a.delivery_id}/retry",
     ]
     for path in posts:
         r = client.post(
