@@ -27,9 +27,8 @@ REPO_TEMPLATES = Path(__file__).resolve().parents[2] / "asterisk-conf"
 RUNTIME_DIRS = ("lib", "lib/agi-bin", "spool", "run", "log", "cache", "sounds")
 
 UNAVAILABLE_TEXT = (
-    "Buongiorno, grazie per aver chiamato. Al momento il nostro assistente non è"
-    " disponibile. Lasci un messaggio dopo il segnale acustico, con nome e numero di"
-    " telefono: la richiameremo al più presto."
+    "Buongiorno. Il nostro assistente al momento non è disponibile. Lasci un messaggio"
+    " dopo il segnale acustico, con nome e numero di telefono: la richiameremo al più presto."
 )
 FORWARD_TEXT = (
     "Buongiorno, grazie per aver chiamato. Al momento il nostro assistente non è"
@@ -180,9 +179,18 @@ def _synthesize(text: str, dest_base: Path) -> bool:
     return True
 
 
+def voice_engine() -> str:
+    """The offline voice the prompts are made with ("" = none installed)."""
+    if not shutil.which("sox"):
+        return ""
+    if shutil.which("pico2wave"):
+        return "pico2wave"
+    return "espeak-ng" if shutil.which("espeak-ng") else ""
+
+
 def _cached_synthesis(text: str, cache: Path) -> Path | None:
     """Synthesised prompt for ``text`` in ``cache`` (made once, shared by instances)."""
-    key = hashlib.sha256(text.encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{voice_engine()}\n{text}".encode()).hexdigest()[:16]
     base = cache / key
     if Path(f"{base}.wav").exists() and Path(f"{base}.wav16").exists():
         return base
@@ -213,9 +221,12 @@ def ensure_prompts(layout: Layout) -> dict[str, str]:
     ):
         base = layout.sounds / name
         stamp = layout.sounds / f"{name}.txt"
+        # The stamp records voice and text: a better voice installed later, or an
+        # edited text, makes a new recording.
+        wanted = f"{voice_engine()}\n{text}"
         fresh = (
             stamp.exists()
-            and stamp.read_text(encoding="utf-8") == text
+            and stamp.read_text(encoding="utf-8") == wanted
             and Path(f"{base}.wav").exists()
         )
         if not fresh:
@@ -223,7 +234,7 @@ def ensure_prompts(layout: Layout) -> dict[str, str]:
             if source is not None:
                 for ext in ("wav", "wav16"):
                     shutil.copyfile(f"{source}.{ext}", f"{base}.{ext}")
-                stamp.write_text(text, encoding="utf-8")
+                stamp.write_text(wanted, encoding="utf-8")
                 fresh = True
         result[key] = str(layout.inner / "sounds" / name) if fresh else core
     return result

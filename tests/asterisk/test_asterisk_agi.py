@@ -79,7 +79,7 @@ def agi_server(asterisk) -> Iterator[FastAGI]:
 
 def test_agi_route_sets_the_channel_variables(asterisk, agi_server: FastAGI) -> None:
     mark = asterisk.log_mark()
-    result = sipp_call(asterisk, "02 1234 5678".replace(" ", ""), audio_repeats=0, hold_ms=2000)
+    result = sipp_call(asterisk, "02 1234 5678".replace(" ", ""), audio_seconds=0, hold_ms=2000)
     assert result.ok, result.errors or result.output[-2000:]
     assert agi_server.requests, "Asterisk never called the FastAGI server"
     req = agi_server.requests[-1]
@@ -98,7 +98,7 @@ def test_hung_routing_service_does_not_block_the_call(asterisk) -> None:
     server = FastAGI(asterisk.agi_port, {}, silent=True)
     try:
         mark = asterisk.log_mark()
-        result = sipp_call(asterisk, "0287654321", audio_repeats=0, hold_ms=6000, timeout=60)
+        result = sipp_call(asterisk, "0287654321", audio_seconds=0, hold_ms=6000, timeout=60)
         assert result.ok, result.errors or result.output[-2000:]
         assert server.requests, "Asterisk never called the FastAGI server"
     finally:

@@ -17,7 +17,7 @@ import pytest
 
 from centralino.asterisk.render import REPO_TEMPLATES, render
 from centralino.asterisk.settings import AsteriskSettings, Layout
-from tests.fixtures.sipp import sipp_call
+from tests.fixtures.sipp import seconds_to_reach_mailbox, sipp_call
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.slow]
 
@@ -40,8 +40,9 @@ def test_controller_down_caller_gets_message_and_voicemail(asterisk) -> None:
     inbox = asterisk.voicemail_dir / "centralino" / asterisk.settings.voicemail_mailbox / "INBOX"
     before = set(inbox.glob("msg*.wav")) if inbox.exists() else set()
     mark = asterisk.log_mark()
-    # The caller speaks for 21 s: through the message (about 9 s) and into the mailbox.
-    result = sipp_call(asterisk, "0212345678", audio_repeats=3, hold_ms=500)
+    # The caller speaks through the message and for a few seconds into the mailbox.
+    speak = seconds_to_reach_mailbox(asterisk)
+    result = sipp_call(asterisk, "0212345678", audio_seconds=speak, hold_ms=500)
     assert result.ok, result.errors or result.output[-2000:]
     log = asterisk.log_since(mark)
     assert "AGI(" in log and "FastAGI failed" in log  # routing service down ...
@@ -88,7 +89,7 @@ def test_inbound_call_to_an_external_number_never_dials_out(asterisk) -> None:
     `outbound` context is never entered and nothing is dialled.
     """
     mark = asterisk.log_mark()
-    result = sipp_call(asterisk, "0012125550123", audio_repeats=0, hold_ms=3000)
+    result = sipp_call(asterisk, "0012125550123", audio_seconds=0, hold_ms=3000)
     assert result.ok, result.errors or result.output[-2000:]
     log = asterisk.log_since(mark)
     assert "0012125550123@inbound" in log

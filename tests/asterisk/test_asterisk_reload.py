@@ -150,7 +150,7 @@ def test_broken_dialplan_is_refused_and_previous_keeps_serving_calls(fresh: Live
     assert "Playbak" not in fresh.fixture.cli("dialplan show fallback")
     # The running configuration still answers a real call (message from the dialplan).
     mark = fresh.fixture.log_mark()
-    call = sipp_call(fresh.fixture, "0298765432", audio_repeats=0, hold_ms=2500)
+    call = sipp_call(fresh.fixture, "0298765432", audio_seconds=0, hold_ms=2500)
     assert call.ok, call.errors or call.output[-2000:]
     log = fresh.fixture.log_since(mark)
     assert "0298765432@inbound" in log and "Playing '" in log

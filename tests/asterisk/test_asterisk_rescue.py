@@ -17,7 +17,7 @@ import pytest
 
 from centralino.asterisk.rescue import rescue_orphans, stasis_channels
 from tests.fixtures.asterisk import AsteriskFixture
-from tests.fixtures.sipp import SippResult, sipp_call
+from tests.fixtures.sipp import SippResult, seconds_to_reach_mailbox, sipp_call
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.slow]
 
@@ -45,7 +45,10 @@ def test_rescue_sends_orphaned_callers_to_the_fallback(asterisk: AsteriskFixture
     result: dict[str, SippResult] = {}
     caller = threading.Thread(
         target=lambda: result.setdefault(
-            "call", sipp_call(asterisk, "0212345678", audio_repeats=3, hold_ms=0)
+            "call",
+            sipp_call(
+                asterisk, "0212345678", audio_seconds=seconds_to_reach_mailbox(asterisk), hold_ms=0
+            ),
         )
     )
     mark = asterisk.log_mark()

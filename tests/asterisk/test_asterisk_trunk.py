@@ -43,7 +43,7 @@ def test_trunk_endpoint_is_loaded(trunked: AsteriskFixture) -> None:
 
 def test_provider_call_reaches_the_inbound_logic(trunked: AsteriskFixture) -> None:
     mark = trunked.log_mark()
-    res = sipp_call(trunked, "+390212345678", local_ip=PROVIDER, audio_repeats=0, hold_ms=2000)
+    res = sipp_call(trunked, "+390212345678", local_ip=PROVIDER, audio_seconds=0, hold_ms=2000)
     assert res.ok, res.errors or res.output[-2000:]
     log = trunked.log_since(mark)
     assert "+390212345678@from-trunk" in log
@@ -54,7 +54,7 @@ def test_provider_call_reaches_the_inbound_logic(trunked: AsteriskFixture) -> No
 def test_provider_sending_s_with_the_did_in_to(trunked: AsteriskFixture) -> None:
     mark = trunked.log_mark()
     res = sipp_call(
-        trunked, "s", to_header="0212345678", local_ip=PROVIDER, audio_repeats=0, hold_ms=2000
+        trunked, "s", to_header="0212345678", local_ip=PROVIDER, audio_seconds=0, hold_ms=2000
     )
     assert res.ok, res.errors or res.output[-2000:]
     log = trunked.log_since(mark)
@@ -66,7 +66,7 @@ def test_provider_sending_s_with_the_did_in_to(trunked: AsteriskFixture) -> None
 def test_provider_call_to_foreign_number_never_dials_the_trunk(trunked: AsteriskFixture) -> None:
     """Toll fraud with a real trunk configured: an international number dialled inbound."""
     mark = trunked.log_mark()
-    res = sipp_call(trunked, "0012125550123", local_ip=PROVIDER, audio_repeats=0, hold_ms=2000)
+    res = sipp_call(trunked, "0012125550123", local_ip=PROVIDER, audio_seconds=0, hold_ms=2000)
     assert res.ok, res.errors or res.output[-2000:]
     log = trunked.log_since(mark)
     assert "0012125550123@inbound" in log
@@ -111,7 +111,7 @@ def test_controller_down_forwards_to_the_fallback_number(tmp_path: Path) -> None
         )  # fmt: skip
         try:
             mark = ast.log_mark()
-            res = sipp_call(ast, "0212345678", local_ip=PROVIDER, audio_repeats=2, hold_ms=0)
+            res = sipp_call(ast, "0212345678", local_ip=PROVIDER, audio_seconds=14, hold_ms=0)
             assert res.ok, res.errors or res.output[-2000:]
             out, _ = uas.communicate(timeout=60)
         finally:
