@@ -127,6 +127,8 @@ def run_backend(
     rows.append(
         ("report 7 days (stored days)", _median(lambda: service.report(tenant, week), repeat))
     )
+    seconds = _median(lambda: service.report(tenant, year, include_simulated=True), repeat)
+    rows.append(("report 12 months incl. simulated calls", seconds))
     return {
         "backend": name,
         "calls": report.calls,

@@ -484,7 +484,7 @@ def build_openapi(server_url: str = "") -> dict[str, Any]:
                             "name": "lead_id",
                             "in": "path",
                             "required": True,
-                            "schema": {"type": "integer", "minimum": 0},
+                            "schema": {"type": "integer", "minimum": 0, "maximum": 2147483647},
                         }
                     ],
                     "responses": {"200": _json(_ref("Lead")), **_errors(401, 403, 404, 429)},

@@ -65,6 +65,7 @@ LEAD_STATUSES = ("new", "contacted", "qualified", "won", "lost", "archived")
 MAX_UTTERANCES = 30
 MAX_UTTERANCE_CHARS = 500
 DIALOGUE_TIMEOUT_S = 30.0
+MAX_ID = 2**31 - 1  # leads.id is a 32-bit integer on PostgreSQL
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -304,6 +305,8 @@ def leads() -> Response:
 @bp.get("/leads/<int:lead_id>")
 @auth.require("read")
 def get_lead(lead_id: int) -> Response:
+    if lead_id > MAX_ID:  # beyond the column's range: cannot exist
+        raise ApiError(404, "no such lead")
     with current_services().db.session() as s:
         lead = s.get(Lead, lead_id)
         if lead is None or lead.tenant_id != g.api_key.tenant_id:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from centralino.calls.models import Call, Turn
@@ -22,6 +22,14 @@ CALLS_TENANT_STARTED = Index(
 )
 TURNS_TENANT_AT = Index("ix_turns_tenant_at", Turn.tenant_id, Turn.at)
 LEADS_TENANT_CREATED = Index("ix_leads_tenant_created", Lead.tenant_id, Lead.created_at)
+# Simulated calls are rare: a partial index finds them without reading every call.
+CALLS_SIMULATED = Index(
+    "ix_calls_simulated",
+    Call.tenant_id,
+    Call.started_at,
+    sqlite_where=Call.simulated == true(),
+    postgresql_where=Call.simulated,
+)
 
 
 class AnalyticsDay(Base):

@@ -12,6 +12,7 @@ with :mod:`zoneinfo` and applied with a ``CASE`` over the DST transitions.
 
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -19,7 +20,7 @@ from time import perf_counter
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import ColumnElement, and_, case, delete, func, literal, or_, select
+from sqlalchemy import ColumnElement, and_, case, delete, func, literal, or_, select, true
 
 from centralino.analytics.costs import CostBreakdown, CostSettings, compute_costs, parse_costs
 from centralino.analytics.models import AnalyticsDay
@@ -287,6 +288,22 @@ def _bump(counter: dict[str, Any], key: str, n: int | float) -> None:
     counter[key] = counter.get(key, 0) + n
 
 
+def _merge_day(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Day ``a`` plus the counts of day ``b`` (latency stays ``a``'s)."""
+    out = copy.deepcopy(a)
+    for key in ("calls", "answered", "seconds"):
+        out[key] += b[key]
+    out["by_hour"] = [x + y for x, y in zip(a["by_hour"], b["by_hour"], strict=True)]
+    for key in ("lead_masks", "score_bands", "budget_bands", "zones", "urgency", "sentiment",
+                "tts_chars"):  # fmt: skip
+        for k, n in b[key].items():
+            _bump(out[key], k, n)
+    for kind, counts in b["usage"].items():
+        for k, n in counts.items():
+            _bump(out["usage"][kind], k, n)
+    return out
+
+
 class AnalyticsService:
     """Analytics for one tenant at a time.
 
@@ -308,27 +325,34 @@ class AnalyticsService:
         return lo, hi, _Local(self.db.engine.dialect.name, tenant.zone, lo, hi)
 
     def _call_filter(
-        self, tenant: TenantContext, lo: datetime, hi: datetime, include_simulated: bool
+        self, tenant: TenantContext, lo: datetime, hi: datetime, mode: str
     ) -> ColumnElement[bool]:
+        """``mode``: "real" (no simulated calls), "simulated" (only those), "all"."""
         cond = and_(Call.tenant_id == tenant.id, Call.started_at >= lo, Call.started_at < hi)
-        if not include_simulated:
+        if mode == "real":
             cond = and_(cond, Call.simulated.is_(False))
+        elif mode == "simulated":
+            cond = and_(cond, Call.simulated == true())
         return cond
 
+    def _simulated_ids(self, tenant: TenantContext, lo: datetime, hi: datetime) -> Any:
+        # Simulated calls are few (partial index ix_calls_simulated): the database
+        # evaluates this list once. A call may have started a day before its turns.
+        return select(Call.id).where(
+            Call.tenant_id == tenant.id,
+            Call.simulated == true(),
+            Call.started_at >= lo - timedelta(days=1),
+            Call.started_at < hi,
+        )
+
     def _turn_filter(
-        self, tenant: TenantContext, lo: datetime, hi: datetime, include_simulated: bool
+        self, tenant: TenantContext, lo: datetime, hi: datetime, mode: str
     ) -> ColumnElement[bool]:
         cond = and_(Turn.tenant_id == tenant.id, Turn.at >= lo, Turn.at < hi)
-        if not include_simulated:
-            # Simulated calls are few: the database evaluates this list once.
-            # A simulated call may have started up to a day before its turns.
-            simulated = select(Call.id).where(
-                Call.tenant_id == tenant.id,
-                Call.simulated.is_(True),
-                Call.started_at >= lo - timedelta(days=1),
-                Call.started_at < hi,
-            )
-            cond = and_(cond, Turn.call_id.not_in(simulated))
+        if mode == "real":
+            cond = and_(cond, Turn.call_id.not_in(self._simulated_ids(tenant, lo, hi)))
+        elif mode == "simulated":
+            cond = and_(cond, Turn.call_id.in_(self._simulated_ids(tenant, lo, hi)))
         return cond
 
     def compute_days(
@@ -337,11 +361,15 @@ class AnalyticsService:
         rng: DateRange,
         include_simulated: bool = False,
         timings: dict[str, float] | None = None,
+        only_simulated: bool = False,
     ) -> dict[date, dict[str, Any]]:
         """Every metric for each local day of ``rng``, straight from the tables.
 
+        Latency percentiles always cover real calls only: simulated calls have
+        no audio and their text-only timings would skew them.
         ``timings``, if given, receives the seconds each query took (benchmark).
         """
+        mode = "simulated" if only_simulated else ("all" if include_simulated else "real")
         clock = [perf_counter()]
 
         def lap(name: str) -> None:
@@ -356,8 +384,8 @@ class AnalyticsService:
         def day_of(text: str) -> dict[str, Any] | None:
             return days.get(date.fromisoformat(text[:10]))
 
-        calls_where = self._call_filter(tenant, lo, hi, include_simulated)
-        turns_where = self._turn_filter(tenant, lo, hi, include_simulated)
+        calls_where = self._call_filter(tenant, lo, hi, mode)
+        turns_where = self._turn_filter(tenant, lo, hi, mode)
         with self.db.session() as s:
             # Volume: one row per local hour.
             bucket = local.hour(Call.started_at).label("bucket")
@@ -421,9 +449,12 @@ class AnalyticsService:
             quality = select(
                 lead_day, score_band, budget_band, Lead.zone, Lead.urgency, func.count()
             )
-            if not include_simulated:
+            if mode == "real":
                 quality = quality.outerjoin(Call, Call.id == Lead.call_id)
                 lead_where = and_(lead_where, func.coalesce(Call.simulated, False).is_(False))
+            elif mode == "simulated":
+                # Driven by the few simulated call ids (unique index on leads.call_id).
+                lead_where = and_(lead_where, Lead.call_id.in_(self._simulated_ids(tenant, lo, hi)))
             quality = quality.where(lead_where).group_by(
                 lead_day, score_band, budget_band, Lead.zone, Lead.urgency
             )
@@ -476,7 +507,8 @@ class AnalyticsService:
 
             # Latency: nearest-rank percentiles per day, rank = ceil(p/100 * n)
             # in integer arithmetic so both backends pick the same row.
-            for metric in LATENCY_METRICS:
+            real_turns = self._turn_filter(tenant, lo, hi, "real")
+            for metric in LATENCY_METRICS if mode != "simulated" else ():
                 col = getattr(Turn, metric)
                 inner = (
                     select(
@@ -485,7 +517,7 @@ class AnalyticsService:
                         func.row_number().over(partition_by=turn_day, order_by=col).label("rn"),
                         func.count().over(partition_by=turn_day).label("n"),
                     )
-                    .where(turns_where, col.is_not(None))
+                    .where(real_turns, col.is_not(None))
                     .subquery()
                 )
                 ranks = [(inner.c.n * p + 99) // 100 for p in PERCENTILES]
@@ -513,9 +545,17 @@ class AnalyticsService:
     def days(
         self, tenant: TenantContext, rng: DateRange, include_simulated: bool = False
     ) -> dict[date, dict[str, Any]]:
-        """Per-day data for ``rng``: stored rollups where settled, live elsewhere."""
-        if include_simulated or not self.use_rollups:
+        """Per-day data for ``rng``: stored rollups where settled, live elsewhere.
+
+        Stored days hold real calls only; with ``include_simulated`` the few
+        simulated calls are computed live and added in.
+        """
+        if not self.use_rollups:
             return self.compute_days(tenant, rng, include_simulated)
+        if include_simulated:
+            real = self.days(tenant, rng)
+            extra = self.compute_days(tenant, rng, only_simulated=True)
+            return {d: _merge_day(real[d], extra[d]) for d in rng.each_day()}
         out: dict[date, dict[str, Any]] = {}
         with self.db.session() as s:
             stored = s.execute(

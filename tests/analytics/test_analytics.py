@@ -91,10 +91,17 @@ def test_report_matches_hand_computed_values(db: Database) -> None:
 
 def test_simulated_calls_included_on_request(db: Database) -> None:
     alfa, _ = load_fixed_dataset(db)
-    report = AnalyticsService(db).report(_ctx(db, alfa), RANGE, include_simulated=True)
+    ctx = _ctx(db, alfa)
+    AnalyticsService(db).report(ctx, RANGE)  # store the (real-call) days first
+    report = AnalyticsService(db).report(ctx, RANGE, include_simulated=True)
     assert report.calls == 6
     assert (report.leads, report.converted) == (4, 3)
     assert report.provider_usage["tts"] == {"elevenlabs": 4, "offline:pico": 1}
+    # Stored days (real calls) plus the simulated ones computed live == all live.
+    live = AnalyticsService(db, use_rollups=False).report(ctx, RANGE, include_simulated=True)
+    assert report == live
+    # Latency covers real calls only (c7's 5000 ms text-only reply is not in it).
+    assert max(p.values["p99"] for p in report.latency) == 1500.0
 
 
 def test_tenants_are_isolated(db: Database) -> None:

@@ -358,3 +358,10 @@ def test_rate_limit_answers_429_with_retry_after(db: Database, tmp_path: Path) -
         assert world.client.get("/api/v1/config", headers=_h(world.beta_read)).status_code == 200
     finally:
         world.services.close()
+
+
+def test_out_of_range_ids_are_not_found(api: ApiWorld) -> None:
+    a = _h(api.alfa_read)
+    for lead_id in (2**31, 2**63, 10**30):
+        _error(api.client.get(f"/api/v1/leads/{lead_id}", headers=a), 404)
+    _error(api.client.get(f"/api/v1/calls/{'x' * 500}", headers=a), 404)
