@@ -249,6 +249,12 @@ class VoiceConversation:
                 await self._say(
                     reply, ctx, voice, audio_out, control, speech_end=speech_end, stt_ms=stt_ms
                 )
+        except Exception as exc:
+            # A bug in a turn must not lose what the caller already said: the dialogue's
+            # result (the lead so far) is still returned and stored by the session.
+            log.exception("call %s: voice pipeline failed", ctx.call_id)
+            with contextlib.suppress(Exception):
+                await control.event("pipeline_error", error=repr(exc)[:300])
         finally:
             if warm is not None and not warm.done():
                 warm.cancel()

@@ -318,3 +318,27 @@ async def test_speculative_stt_is_used_and_discarded_when_the_caller_goes_on(
     words = set(normalize(dialogue.heard[0].text).split())
     assert {"mario", "bilocale", "affitto"} <= words, dialogue.heard[0].text
     assert call.conv.early_stt_used >= 1
+
+
+async def test_a_failing_turn_still_returns_the_dialogue_result(
+    fakes, whisper, offline_tts, say_pcm
+):
+    class Broken(fakes.Dialogue):  # type: ignore[misc, name-defined]
+        async def handle(self, utterance):
+            self.heard.append(utterance)
+            raise RuntimeError("engine bug")
+
+    dialogue = Broken(["Buongiorno."])
+    speech = await say_pcm("Vorrei vendere casa.")
+
+    async def script(out, caller, conv):
+        while not out.played:
+            await asyncio.sleep(0.02)
+        await out.wait_played()
+        await caller.say(speech)
+        await asyncio.sleep(10)
+
+    call = await run_call(fakes, whisper, offline_tts, dialogue, script)
+    assert call.result["outcome"] == "completed"
+    assert call.result["heard"] == [dialogue.heard[0].text]
+    assert [k for k, _ in call.control.events] == ["pipeline_error"]
