@@ -14,7 +14,9 @@ fallback chain answers with the rules instead of queueing behind it.
 from __future__ import annotations
 
 import asyncio
+import copy
 import importlib.util
+import json
 import logging
 import threading
 import time
@@ -56,6 +58,30 @@ def bundled_smollm2() -> Path | None:
     return None
 
 
+def grammar_schema(schema: dict[str, Any], max_string: int = 40) -> dict[str, Any]:
+    """A copy of ``schema`` that llama.cpp's JSON-schema-to-grammar turns into a tight
+    grammar: enums without a "type" (a typed enum is compiled as a free string) and
+    bounded strings (a tiny model otherwise rambles inside a string until max_tokens)."""
+    out = copy.deepcopy(schema)
+
+    def tighten(node: dict[str, Any]) -> dict[str, Any]:
+        if "enum" in node:
+            return {"enum": node["enum"]}
+        if "properties" in node:
+            node["properties"] = {k: tighten(v) for k, v in node["properties"].items()}
+            return node
+        types = node.get("type")
+        if isinstance(types, list):
+            # A type list is compiled loosely (maxLength ignored): spell it as anyOf.
+            rest = {k: v for k, v in node.items() if k != "type"}
+            return {"anyOf": [tighten({**rest, "type": t}) for t in types]}
+        if types == "string":
+            node.setdefault("maxLength", max_string)
+        return node
+
+    return tighten(out)
+
+
 def check_model_file(path: str | Path) -> Path:
     """Raise :class:`LLMError` naming the file when it is missing or not a GGUF model."""
     if not str(path).strip():
@@ -87,6 +113,7 @@ class LlamaCppProvider(LLMProvider):
         self._llama: Any = None
         self._lock = threading.Lock()
         self._busy = False
+        self._grammars: dict[str, Any] = {}
 
     def _load(self) -> Any:
         if self._llama is None:
@@ -104,6 +131,16 @@ class LlamaCppProvider(LLMProvider):
                 raise LLMError(f"llama_cpp: cannot load {self.model_path}: {exc}") from exc
         return self._llama
 
+    def _grammar(self, schema: dict[str, Any]) -> Any:
+        import llama_cpp  # lazy: optional dependency
+
+        key = json.dumps(schema, sort_keys=True)
+        if key not in self._grammars:
+            self._grammars[key] = llama_cpp.LlamaGrammar.from_json_schema(
+                json.dumps(grammar_schema(schema)), verbose=False
+            )
+        return self._grammars[key]
+
     async def load(self) -> None:
         """Load the model at start-up (in a thread) so the first call is not slow."""
         await asyncio.to_thread(self._load)
@@ -119,7 +156,7 @@ class LlamaCppProvider(LLMProvider):
                 }
                 if schema is not None:
                     # Grammar-constrained decoding: the model can only emit matching JSON.
-                    kwargs["response_format"] = {"type": "json_object", "schema": schema}
+                    kwargs["grammar"] = self._grammar(schema)
                 out = llama.create_chat_completion(**kwargs)
                 return str(out["choices"][0]["message"]["content"] or "")
             finally:
