@@ -610,14 +610,18 @@ class CallSession:
         context = self.deps.fallback_context
         if not context or self.caller_gone.is_set() or self.handed_off:
             return False
+        # Set before the request: its StasisEnd may arrive before the response does.
+        previous_by, previous_cause = self.hangup_by, self.hangup_cause
+        self.handed_off = True
+        self.hangup_by = self.hangup_by or "system"
+        self.hangup_cause = f"fallback: {reason}"[:64]
         try:
             await self.deps.ari.continue_in_dialplan(self.channel_id, context, "s", 1)
         except AriError as exc:
             log.warning("call %s: fallback to dialplan failed: %s", self.call_id, exc)
+            self.handed_off = False
+            self.hangup_by, self.hangup_cause = previous_by, previous_cause
             return False
-        self.handed_off = True
-        self.hangup_by = self.hangup_by or "system"
-        self.hangup_cause = f"fallback: {reason}"[:64]
         log.warning("call %s: handed to the dialplan fallback (%s)", self.call_id, reason)
         if self.call_id:
             self._db(

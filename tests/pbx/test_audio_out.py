@@ -258,8 +258,7 @@ async def test_a_crashing_conversation_hands_the_caller_to_the_dialplan_fallback
     await pbx_env.wait_idle()
     assert report.answered and report.hangup_by == "caller", report.summary()
     # The 0.5 s tone, then the fallback's recorded message (several seconds).
-    assert report.heard.voiced_s > 2.0, report.heard
-    assert any(seg.start_s > 0.8 for seg in report.heard.segments), report.heard.segments
+    assert report.heard.voiced_s > 3.0, report.heard
     with pbx_env.db.session() as s:
         call = s.query(Call).filter(Call.sip_call_id == report.call_id).one()
         assert call.outcome == "failed" and call.state == "ended"
