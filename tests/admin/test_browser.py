@@ -122,6 +122,13 @@ def test_admin_end_to_end(page: Any, sqlite_world: World) -> None:
     assert page.inner_text("#stat-clients .value") == "2"
     assert "+39021" in page.inner_text("#live-calls")
     shot(page, "dashboard")
+    # "Calls in progress" follows the database: the controller ending a call
+    # removes it from the open page on the next refresh, without reloading.
+    assert page.locator("#live-calls tbody tr").count() == 2
+    store.end(world.a.live_call_id, outcome="abandoned", hangup_cause="caller hung up")
+    page.wait_for_function(
+        "document.querySelectorAll('#live-calls tbody tr').length === 1", timeout=15_000
+    )
 
     # --- create a client with a DID and questions --------------------------
     page.click("nav.mainnav >> text=Clienti")
