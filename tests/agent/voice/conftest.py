@@ -60,6 +60,12 @@ class FakeAudioOut:
     async def wait_played(self) -> None:
         await self._idle.wait()
 
+    async def wait_greeting(self) -> None:
+        """Until the first audio was queued and has been played."""
+        while not self.plays:
+            await asyncio.sleep(0.01)
+        await self._idle.wait()
+
     @property
     def speaking(self) -> bool:
         return bool(self.queue)
@@ -135,6 +141,7 @@ class ScriptedDialogue:
         self.delay_s = delay_s
         self.heard: list[Utterance] = []
         self.transfer_failures = 0
+        self.returned: list[float] = []  # when each handle() produced its reply
 
     async def start(self) -> Reply:
         return Reply(self.greeting, provider="script")
@@ -143,6 +150,7 @@ class ScriptedDialogue:
         self.heard.append(utterance)
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
+        self.returned.append(time.monotonic())
         if utterance.kind == "dtmf" and utterance.text == "0":
             return Reply(["La metto in contatto con un collega."], Action.TRANSFER, "+390200000")
         if len(self.heard) >= self.max_turns:
