@@ -345,8 +345,11 @@ class ReceptionistDialogue:
         if self.silences >= self.settings.max_silences:
             self._note("Chiamata chiusa per silenzio")
             return self._hangup([P.SILENCE_CLOSE])
-        last = self.last_question or "Come posso aiutarla?"
-        return Reply([P.SILENCE_REPROMPT, *P.split_sentences(last)])
+        sentences = P.split_sentences(self.last_question or "Come posso aiutarla?")
+        if self.state == State.GREETING:
+            # Not the whole greeting again: just its question.
+            sentences = sentences[-1:]
+        return Reply([P.SILENCE_REPROMPT, *sentences])
 
     # ---------------------------------------------------------- actions
 

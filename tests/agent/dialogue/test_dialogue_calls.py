@@ -494,3 +494,9 @@ async def test_bare_number_corrects_the_budget_while_confirming(call):
     assert "fino a 650 euro al mese" in reply.text
     await c.say("sì")
     assert c.d.lead.budget_max == 650
+
+
+async def test_silence_after_the_greeting_repeats_only_its_question(call):
+    c = await call()
+    reply = await c.say("", kind="silence")
+    assert reply.sentences == ["Mi sente?", "Come posso aiutarla?"]
