@@ -28,6 +28,7 @@ from agent.dialogue.prompt import PromptError, render_greeting, render_prompt
 from agent.dialogue.state import State, StateMachine
 from agent.extraction import EXTRACTION_SCHEMA, Extraction, Extractor, Intent
 from agent.extraction.extractor import REQUEST_TYPES, URGENCIES
+from agent.extraction.fields import callback_time
 from agent.extraction.text import fold
 from agent.extraction.zones import ZoneMatcher
 from agent.llm.base import LLMProvider, Message
@@ -256,6 +257,11 @@ class ReceptionistDialogue:
         if self.llm is not None and self._needs_llm(text, ext):
             provider, llm_ms = await self._llm_enrich(text, ext)
         if self.state == State.CONFIRMING:
+            if "callback_time" not in ext.fields and self.lead.callback_time:
+                # "No, meglio domani pomeriggio": a time while confirming corrects the call-back.
+                when = callback_time(fold(text))
+                if when is not None:
+                    ext.set("callback_time", *when)
             return self._on_confirm(text, ext, provider, llm_ms)
         if self.state == State.GREETING:
             self.machine.go(State.COLLECTING)
