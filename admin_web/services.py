@@ -1,9 +1,9 @@
 """What the admin needs from the rest of the product, passed into ``create_app``.
 
 Tests build a :class:`Services` around their own database; ``build_services``
-makes the production one from the configuration. The dialogue factory and the
-LLM are fields so a test (or a deployment) can pass its own; ``llm=None`` means
-the engine's deterministic rules, exactly as the phone runs without Ollama.
+makes the production one from the configuration, with the same LLM chain as the
+phone (``agent.llm.factory.make_llm``: ``[llm]``); ``llm=None`` means the
+engine's deterministic rules, exactly as the phone runs without an LLM.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from typing import Any
 
 from admin_web.asyncrunner import AsyncRunner
 from agent.dialogue.factory import make_dialogue
+from agent.llm.factory import make_llm
 from centralino.accounts.service import AccountService, RateLimit
 from centralino.calls.service import CallStore
-from centralino.config import Config
+from centralino.config import Config, ConfigError
 from centralino.db.session import Database
 from centralino.tenants.service import TenantService
 
@@ -57,6 +58,14 @@ def build_services(
     config: Config, db: Database | None = None, rate_limit: RateLimit | None = None
 ) -> Services:
     database = db or Database(config.database_url)
+    extra: dict[str, Any] = {}
+    try:
+        # The same LLM chain as the phone ([llm] section), so the chat simulator
+        # answers like a real call; None = the deterministic rules.
+        llm = make_llm(config)
+    except ConfigError as exc:
+        log.error("LLM not available to the chat simulator (rules only): %s", exc)
+        llm, extra["llm_error"] = None, str(exc)
     return Services(
         config=config,
         db=database,
@@ -64,6 +73,8 @@ def build_services(
         tenants=TenantService(database),
         calls=CallStore(database),
         make_dialogue=make_dialogue,
+        llm=llm,
+        extra=extra,
     )
 
 

@@ -58,6 +58,7 @@ def chat(tenant_id: int) -> str:
         scripts=SCRIPTS,
         sip=None,
         sip_errors={},
+        llm_error=current_services().extra.get("llm_error", ""),
     )
 
 
@@ -118,6 +119,7 @@ def sip_call(tenant_id: int) -> Any:
         scripts=SCRIPTS,
         sip=report,
         sip_errors=errors,
+        llm_error=services.extra.get("llm_error", ""),
     ), status
 
 

@@ -115,3 +115,45 @@ def test_chat_session_is_bound_to_its_tenant(world: World) -> None:
             headers={"X-CSRFToken": token_b},
         )
         assert r.status_code == 404
+
+
+def test_chat_uses_the_phone_llm_chain(sqlite_world: World) -> None:
+    """The simulator gets the same [llm] chain as the phone. Here Ollama is
+    configured but nothing listens on its port: the chain falls back to the rules
+    within the turn, as on a call, and the reply says which provider answered."""
+    from admin_web.app import create_app
+    from admin_web.services import build_services
+    from agent.llm.chain import FallbackChain
+
+    config = sqlite_world.config.with_overrides(
+        {"llm": {"providers": "ollama", "budget_s": 2.0},
+         "llm_ollama": {"host": "http://127.0.0.1:9", "timeout_s": 2.0}}
+    )  # fmt: skip
+    services = build_services(config, sqlite_world.db)
+    assert isinstance(services.llm, FallbackChain)
+    client = create_app(config, services).test_client()
+    token = login(client, sqlite_world.a.agent_email)
+    headers = {"X-CSRFToken": token}
+    base = f"/test-calls/{sqlite_world.a.tenant_id}/chat"
+    start = client.post(base, data={"hours": "open"}, headers=headers).json
+    assert start is not None
+    r = client.post(f"{base}/{start['session']}", data={"text": "Sono Mario Rossi"},
+                    headers=headers)  # fmt: skip
+    assert r.status_code == 200 and r.json is not None
+    assert r.json["lead"]["name"] == "Mario Rossi"
+    assert r.json["replies"][0]["provider"] == "rules"
+    services.close()
+
+
+def test_bad_llm_config_is_shown_and_chat_uses_rules(sqlite_world: World) -> None:
+    from admin_web.app import create_app
+    from admin_web.services import build_services
+
+    config = sqlite_world.config.with_overrides({"llm": {"providers": "gpt5"}})
+    services = build_services(config, sqlite_world.db)
+    assert services.llm is None and "gpt5" in services.extra["llm_error"]
+    client = create_app(config, services).test_client()
+    login(client, sqlite_world.a.agent_email)
+    body = client.get(f"/test-calls/{sqlite_world.a.tenant_id}/chat").get_data(as_text=True)
+    assert 'id="llm-error"' in body and "gpt5" in body
+    services.close()
