@@ -302,9 +302,12 @@ class CallSession:
         try:
             await self._run()
         except asyncio.CancelledError:
-            self.hangup_cause = self.hangup_cause or "controller stopped"
+            # The controller is stopping: leave the caller with the dialplan's message and
+            # voicemail rather than cutting them off (if Asterisk still runs).
             self.outcome = self.outcome or "failed"
-            await self._hangup_caller("normal")
+            if not await self._fall_back("controller stopped"):
+                self.hangup_cause = self.hangup_cause or "controller stopped"
+                await self._hangup_caller("normal")
             raise
         except Exception as exc:
             log.exception("call %s (channel %s) failed", self.call_id, self.channel_id)

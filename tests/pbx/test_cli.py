@@ -129,7 +129,7 @@ async def test_serve_and_agi_processes_take_a_call_and_stop_cleanly(
         assert route.data["CENTRALINO_ROUTE"] == "known"
 
 
-async def test_sigterm_mid_call_hangs_up_and_completes_the_row(
+async def test_sigterm_mid_call_hands_the_caller_to_the_fallback_and_completes_the_row(
     asterisk: AsteriskFixture, deployed: tuple[Path, Database], tmp_path: Path
 ) -> None:
     config, db = deployed
@@ -148,13 +148,18 @@ async def test_sigterm_mid_call_hangs_up_and_completes_the_row(
         await asyncio.sleep(1.0)
     finally:
         assert serve.stop() == 0
+    stopped_at = time.monotonic()
+    # The process exited while the caller is still on the line, now in the dialplan's
+    # fallback (message + voicemail) until it hangs up by itself.
     report = await call
-    assert report.answered and report.hangup_by == "callee", report.summary()
+    assert time.monotonic() - stopped_at > 3
+    assert report.answered and report.hangup_by == "caller", report.summary()
     with db.session() as s:
         row = s.query(Call).filter(Call.sip_call_id == report.call_id).one()
         assert row.state == "ended" and row.ended_at is not None
         assert row.outcome == "failed"
         assert row.data["hangup_by"] == "system"
+        assert row.hangup_cause == "fallback: controller stopped"
     assert "controller stopped" in serve.log.read_text()
 
 
