@@ -31,8 +31,8 @@ UNAVAILABLE_TEXT = (
     " dopo il segnale acustico, con nome e numero di telefono: la richiameremo al più presto."
 )
 FORWARD_TEXT = (
-    "Buongiorno, grazie per aver chiamato. Al momento il nostro assistente non è"
-    " disponibile: la metto in contatto con un collega, resti in linea."
+    "Buongiorno. Il nostro assistente al momento non è disponibile:"
+    " la metto in contatto con un collega, resti in linea."
 )
 UNAVAILABLE_PROMPT = "centralino-non-disponibile"
 FORWARD_PROMPT = "centralino-inoltro"

@@ -14,7 +14,7 @@ import pytest
 
 from centralino.asterisk.instance import free_sip_port
 from tests.fixtures.asterisk import AsteriskFixture, spawn_asterisk
-from tests.fixtures.sipp import sipp_call
+from tests.fixtures.sipp import sipp_call, wav_seconds
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.slow]
 
@@ -111,15 +111,17 @@ def test_controller_down_forwards_to_the_fallback_number(tmp_path: Path) -> None
         )  # fmt: skip
         try:
             mark = ast.log_mark()
-            res = sipp_call(ast, "0212345678", local_ip=PROVIDER, audio_seconds=14, hold_ms=0)
+            # Speak through the forward message and stay on the forwarded call a while.
+            speak = wav_seconds(ast.layout.sounds / "centralino-inoltro.wav") + 8
+            res = sipp_call(ast, "0212345678", local_ip=PROVIDER, audio_seconds=speak, hold_ms=0)
             assert res.ok, res.errors or res.output[-2000:]
             out, _ = uas.communicate(timeout=60)
         finally:
             if uas.poll() is None:
                 uas.kill()
                 uas.wait()
-        assert uas.returncode == 0, out[-2000:]
         log = ast.log_since(mark)
+        assert uas.returncode == 0, f"UAS rc {uas.returncode}\n{out[-1500:]}\n{log[-4000:]}"
         assert "centralino-inoltro" in log or "pls-hold-while-try" in log
         assert 'Dial("PJSIP/centralino-trunk-' in log
         assert "PJSIP/+390298765432@centralino-trunk" in log
