@@ -147,11 +147,25 @@ class Controller:
         if session is not None:
             await session.on_event(event)
             return
-        if isinstance(event, StasisStart) and not event.channel.is_media:
-            self._start_session(event)
+        if isinstance(event, StasisStart):
+            if event.channel.is_media or event.args[:1] == ("transfer",):
+                # One of our own legs whose call is already over: do not treat it as a
+                # new inbound call (it would be answered and greeted), just drop it.
+                log.warning("dropping orphan channel %s (%s)", chan_id, event.channel.name)
+                task = asyncio.create_task(self._drop(event.channel.id))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            else:
+                self._start_session(event)
         elif event.type == "PlaybackFinished":
             for s in self.sessions.values():
                 await s.on_event(event)
+
+    async def _drop(self, channel_id: str) -> None:
+        try:
+            await self.ari.hangup(channel_id)
+        except AriError as exc:
+            log.debug("orphan channel %s: %s", channel_id, exc)
 
     def _start_session(self, event: StasisStart) -> None:
         assert self._http is not None

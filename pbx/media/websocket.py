@@ -115,7 +115,8 @@ class MediaConnection:
         self._play_until = 0.0
         self.bytes_sent = 0
         self._tasks: list[asyncio.Task[None]] = []
-        self.events: list[MediaEvent] = []
+        # The last control events (for diagnostics), bounded for long calls.
+        self.events: deque[MediaEvent] = deque(maxlen=200)
 
     # -- lifecycle ------------------------------------------------------------
 
