@@ -198,20 +198,31 @@ def extract_budget(text: str, *, expecting: bool = False, rent: bool = False) ->
             lo, hi = hi, lo
         return Budget(lo, hi, min(c1, c2))
 
-    a = amounts[0]
+    # Several single amounts ("diciamo 350, massimo 380"): the one with a cue wins.
+    found = [b for b in (_single(tokens, a, rent, expecting) for a in amounts) if b]
+    cued = [b for b, has_cue in found if has_cue]
+    if cued:
+        return cued[0]
+    return found[0][0] if found else None
+
+
+def _single(
+    tokens: list[str], a: Amount, rent: bool, expecting: bool
+) -> tuple[Budget, bool] | None:
+    """One amount as a budget, and whether a min/max cue was said with it."""
     value, conf = _scaled(a, a.value, rent, expecting)
     if value < 50:
         return None
     after = tokens[a.end : a.end + 2]
     if after == ["in", "su"] or after[:1] == ["minimo"]:
-        return Budget(value, None, conf)
+        return Budget(value, None, conf), True
     for cue in _MAX_CUES:
         if _ends_with(tokens, a.start, cue) or _ends_with(tokens, a.start - 1, cue):
-            return Budget(None, value, conf)
+            return Budget(None, value, conf), True
     for cue in _MIN_CUES:
         if _ends_with(tokens, a.start, cue) or _ends_with(tokens, a.start - 1, cue):
-            return Budget(value, None, conf)
-    return Budget(None, value, conf)
+            return Budget(value, None, conf), True
+    return Budget(None, value, conf), False
 
 
 __all__ = ["SCALES", "Budget", "extract_budget"]

@@ -54,6 +54,8 @@ _NOT_NAME = _wordset(
     ho hai ha abbiamo avete hanno sto stiamo vivo abito devo dovrei avrei possiedo posso
     vorremmo volevamo cercavo chiamavo pensavo avevo stavo
     quanto quanta quanti quante quale quali dove quando perche
+    arrivederci arrivederla saluti buona buon giornata serata addio presto
+    zona quartiere via piazza viale corso centro periferia
     puo potrebbe potete ripetere ripeta scusi scusa come cosa capito sentito senta guardi
     aspetti attenda pronto momento perfetto esatto giusto sbagliato corretto
     """
@@ -162,13 +164,23 @@ def extract_name(text: str, *, expecting: bool = False) -> tuple[str, float] | N
                     conf -= 0.2
                 return _order(toks), round(conf, 2)
     if expecting:
-        i = 0
-        while i < len(folded) and (folded[i] in _FILLERS or folded[i] == "|"):
-            i += 1
-        toks = _name_tokens(orig, folded, i, strict=False, mixed_case=not lowercase_text)
-        rest = [f for f in folded[i:] if f != "|"]
-        # A bare answer is a name only if nothing else follows it.
-        if toks and len(toks) >= max(1, len(rest) - 1):
-            conf = 0.75 if len(toks) > 1 else 0.6
-            return _order(toks), conf
+        # The answer may start after a filler or a first clause: "sì, sono io, Marco Bianchi".
+        starts = [0] + [k + 1 for k, f in enumerate(folded) if f == "|"]
+        for start in starts:
+            i = start
+            while i < len(folded) and (folded[i] in _FILLERS or folded[i] == "|"):
+                i += 1
+            toks = _name_tokens(orig, folded, i, strict=False, mixed_case=not lowercase_text)
+            rest = [f for f in folded[i:] if f != "|"]
+            end = i + len(toks)
+            closed = (
+                end < len(folded)
+                and folded[end] == "|"
+                and any(fold(t) in FIRST_NAMES for t in toks)
+            )
+            # A bare answer is a name only if nothing else follows it (or only after a
+            # pause: "Mario Rossi, cerco un bilocale").
+            if toks and (closed or len(toks) >= max(1, len(rest) - 1)):
+                conf = 0.75 if len(toks) > 1 else 0.6
+                return _order(toks), conf
     return None

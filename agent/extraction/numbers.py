@@ -163,7 +163,10 @@ def tokenize(text: str) -> list[str]:
     folded = fold(text).replace("€", " euro ")
     folded = re.sub(r"(\d)([a-z])", r"\1 \2", folded)
     folded = re.sub(r"([a-z])(\d)", r"\1 \2", folded)
-    tokens = re.findall(r"\d+(?:[.,]\d+)*|[a-z]+", folded)
+    # "400-450 mila", "400/450": a range.
+    folded = re.sub(r"(\d)\s*[-/]\s*(\d)", r"\1 a \2", folded)
+    # Commas between words are kept: "quattrocento, quattrocentocinquanta" is two numbers.
+    tokens = re.findall(r"\d+(?:[.,]\d+)*|[a-z]+|,", folded)
     return tokens
 
 
@@ -209,12 +212,41 @@ def find_amounts(tokens: list[str]) -> list[Amount]:
         last_digit = False
         while j < n and _is_numeric(tokens[j]):
             is_digit = digits_value(tokens[j]) is not None
-            # Two digit groups in a row are two numbers ("200 250"), not one.
-            if is_digit and last_digit:
+            # Two digit groups in a row are two numbers ("200 250"), not one; nor are
+            # words then digits ("un 400 mila": the "un" is an article).
+            if is_digit and items and items[-1] not in SCALES:
+                break
+            # "quattrocento quattrocentocinquanta": a new hundreds word after a
+            # complete number starts another number.
+            if (
+                not is_digit
+                and items
+                and items[-1] not in SCALES
+                and tokens[j] not in SCALES
+                and tokens[j] != "mezzo"
+                and (word_value(tokens[j]) or 0) >= 100
+                and evaluate(items) >= 100
+            ):
                 break
             items.extend(_items(tokens[j]))
             last_digit = is_digit
             j += 1
+        # "trecento e cinquanta mila": hundreds "e" tens, said with a pause.
+        if (
+            j + 1 < n
+            and tokens[j] == "e"
+            and not last_digit
+            and items
+            and 100 <= evaluate(items) < 1000
+            and evaluate(items) % 100 == 0
+            and tokens[j + 1] not in SCALES
+            and (word_value(tokens[j + 1]) or 100) < 100
+        ):
+            items.extend(_items(tokens[j + 1]))
+            j += 2
+            while j < n and tokens[j] in SCALES:
+                items.extend(_items(tokens[j]))
+                j += 1
         value = evaluate(items)
         scale = _span_scale(tokens[i:j])
         # "un milione e due" / "un milione e mezzo" / "un milione e 200": after a

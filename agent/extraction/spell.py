@@ -58,6 +58,8 @@ ANCHORS = _words(
     mattinate pomeriggio ottimo ottima nuovo nuova nuove usato usata giardino
     figli figlio figlia moglie marito famiglia lavoro lavora studente studenti
     grande grandi piccolo piccola sempre ancora allora magari comunque almeno
+    vedere vederlo vederla vederli vedremo visto vista venire venuto venuta rendere
+    credere chiedere chiesto spendere spese salire scendere
     """
 )
 _VOCAB = tuple(sorted(KEYWORDS))

@@ -78,8 +78,19 @@ _STOP = {
     "ora",
     "ore",
 }
+_WANTED = {
+    "cerco",
+    "cerchiamo",
+    "preferisco",
+    "preferibilmente",
+    "meglio",
+    "piuttosto",
+    "interessa",
+}
+_NOT_WANTED = {"non", "abito", "vivo", "abitiamo", "viviamo", "lavoro", "tranne", "escluso"}
 _TRIGGER = re.compile(
-    r"(?:\bzona|\bquartiere|\bvicino (?:a|al|alla|allo|ai|agli)|\bdalle parti di|\bin via)"
+    r"(?:\bzona|\bquartiere|\bvicino (?:a|al|alla|allo|ai|agli)|\bdalle parti di"
+    r"|\b(?:in|di|a) via)"
     r"\s+((?:[a-z']+\s?){1,3})"
 )
 
@@ -102,8 +113,9 @@ class ZoneMatcher:
     def find(self, text: str) -> ZoneMatch | None:
         folded = fold(text)
         tokens = re.findall(r"[a-z0-9]+", folded)
-        best: ZoneMatch | None = None
-        best_pos = 10**9
+        # (preference, confidence, -position, match): "abito a Porta Romana ma cerco a
+        # Isola" -> Isola; "non a Brera, preferisco Isola" -> Isola.
+        found: list[tuple[int, float, int, ZoneMatch]] = []
         for zone, ztoks in self._folded:
             n = len(ztoks)
             target = " ".join(ztoks)
@@ -123,11 +135,10 @@ class ZoneMatcher:
                 if score < self.threshold:
                     continue
                 conf = 0.97 if score == 100.0 else round(0.5 + 0.4 * (score - 80) / 20, 2)
-                # Prefer the best score; on ties the zone mentioned first.
-                better = best is None or conf > best.confidence
-                if better or (best is not None and conf == best.confidence and i < best_pos):
-                    best = ZoneMatch(zone, conf)
-                    best_pos = i
+                before = set(tokens[max(0, i - 4) : i])
+                preference = (1 if before & _WANTED else 0) - (2 if before & _NOT_WANTED else 0)
+                found.append((preference, conf, -i, ZoneMatch(zone, conf)))
+        best = max(found, key=lambda f: f[:3])[3] if found else None
         if best is not None:
             return best
         m = _TRIGGER.search(folded)
@@ -140,6 +151,6 @@ class ZoneMatcher:
                 kept.append(w)
             if kept:
                 # A street is kept as such: "in via Padova" -> "Via Padova".
-                prefix = "via " if m.group(0).startswith("in via") else ""
+                prefix = "via " if re.match(r"(?:in|di|a) via", m.group(0)) else ""
                 return ZoneMatch(title_name(prefix + " ".join(kept[:3])), 0.5, listed=False)
         return None

@@ -170,3 +170,34 @@ def test_intents(text, intent):
 )
 def test_intents_not_detected(text, intent):
     assert intent not in detect(fold(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "expecting", "expected"),
+    [
+        ("trecento e cinquanta mila", "budget", {"budget_max": 350_000}),
+        ("diciamo 350, massimo 380", "budget", {"budget_max": 380_000}),
+        ("un 400 mila euro", None, {"budget_max": 400_000}),
+        ("sui 400/450 mila", None, {"budget_min": 400_000, "budget_max": 450_000}),
+        ("400-450 mila", None, {"budget_min": 400_000, "budget_max": 450_000}),
+        (
+            "vorrei vedere il trilocale di via Savona",
+            None,
+            {"property_type": "trilocale", "zone": "Via Savona"},
+        ),
+        ("abito a Porta Romana ma cerco a Isola", None, {"request_type": "buy", "zone": "Isola"}),
+        ("non a Brera, preferisco Isola", None, {"zone": "Isola"}),
+        ("sì sono io, Marco Bianchi", "name", {"name": "Marco Bianchi"}),
+        (
+            "Mario Rossi, cerco un bilocale",
+            "name",
+            {"name": "Mario Rossi", "request_type": "buy", "property_type": "bilocale"},
+        ),
+        ("ok grazie, arrivederci", "name", {}),
+        ("zona Brera, una villa", "name", {"zone": "Brera", "property_type": "villa"}),
+        ("appena possibile", None, {"urgency": "high"}),
+        ("dopo pranzo", "callback_time", {"callback_time": "dopo pranzo"}),
+    ],
+)
+def test_harder_phrasings(ex, text, expecting, expected):
+    assert ex.extract(text, expecting=expecting).fields == expected
