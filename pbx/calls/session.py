@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 
+from centralino.calls.models import Turn
 from centralino.calls.service import CallStart, CallStore
 from centralino.db.base import utcnow
 from centralino.tenants.phone import InvalidPhoneNumber, normalize_e164
@@ -79,6 +80,11 @@ ALLOWED: dict[CallState, frozenset[CallState]] = {
     CallState.TRANSFERRING: frozenset({CallState.LISTENING, CallState.ENDED}),
     CallState.ENDED: frozenset(),
 }
+
+
+TURN_COLUMNS = frozenset(Turn.__table__.columns.keys()) - {
+    "id", "call_id", "tenant_id", "index", "speaker", "text",
+}  # fmt: skip
 
 
 class InvalidTransition(RuntimeError):
@@ -789,7 +795,13 @@ class SessionControl:
 
     async def record_turn(self, speaker: str, text: str, **fields: Any) -> None:
         s = self.session
-        s._db(s.deps.store.add_turn, s.call_id, s.tenant_id, speaker, text, **fields)
+        # Columns of Turn are stored as such; anything else goes to turn.data, so a new
+        # field from the agent never makes the row fail.
+        columns = {k: v for k, v in fields.items() if k in TURN_COLUMNS}
+        extra = {k: v for k, v in fields.items() if k not in TURN_COLUMNS}
+        if extra:
+            columns["data"] = _jsonable({**dict(columns.get("data") or {}), **extra})
+        s._db(s.deps.store.add_turn, s.call_id, s.tenant_id, speaker, text, **columns)
 
     async def event(self, kind: str, **data: Any) -> None:
         s = self.session
