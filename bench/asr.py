@@ -16,7 +16,9 @@ Usage: python -m bench.asr [--limit N] [--configs beam1-fast,beam5-standard,...]
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
 import re
 import statistics
 import sys
@@ -139,6 +141,22 @@ class Config:
     beam: int
     fast: bool
     vocab: bool
+    min_window_s: float | None = None  # fast path: smallest encoder window
+
+
+# Prompts whose recording demonstrably differs from its line in core-sounds-it.txt
+# (checked by ear-independent evidence: every configuration hears the same other
+# wording, consistently, with high confidence). Reported separately, never hidden.
+REFERENCE_MISMATCH = {
+    "demo-instruct": "the recording lacks the first sentence; it says 'IAX', which the "
+    "transcript dropped",
+    "conf-adminmenu-18": "the recording is the -162 menu text ('prego premere 1 per "
+    "disattivare o riattivare la propria voce...')",
+    "priv-callee-options": "recorded in the informal register ('premere', 'desideri', 'ti "
+    "raggiunga'); the transcript is formal ('prema', 'desidera', 'la raggiunga')",
+    "screen-callee-options": "recorded informal ('premere', 'desideri', 'connetterti'); "
+    "the transcript is formal ('prema', 'desidera', 'connettersi')",
+}
 
 
 CONFIGS = {
@@ -147,16 +165,18 @@ CONFIGS = {
         Config("beam1-fast", 1, True, False),
         Config("beam1-standard", 1, False, False),
         Config("beam5-fast", 5, True, False),
+        Config("beam5-fast-w10", 5, True, False, 10.0),
         Config("beam5-standard", 5, False, False),
         Config("beam5-fast+vocab", 5, True, True),
         Config("beam5-standard+vocab", 5, False, True),
     )
 }
-DEFAULT_CONFIGS = "beam1-fast,beam1-standard,beam5-fast,beam5-standard,beam5-fast+vocab"
+DEFAULT_CONFIGS = "beam1-fast,beam5-fast,beam5-fast-w10,beam5-fast+vocab,beam5-standard"
 
 
 def run_config(stt: WhisperSTT, cfg: Config, clips: list[tuple[str, bytes, str]]) -> dict[str, Any]:
     errors = ref_words = 0
+    clean_errors = clean_words = 0
     audio_s = compute_s = 0.0
     per_file: list[dict[str, Any]] = []
     latencies: list[float] = []
@@ -169,6 +189,9 @@ def run_config(stt: WhisperSTT, cfg: Config, clips: list[tuple[str, bytes, str]]
         e = word_errors(ref, hyp)
         errors += e
         ref_words += len(ref)
+        if name not in REFERENCE_MISMATCH:
+            clean_errors += e
+            clean_words += len(ref)
         audio_s += t.audio_s
         compute_s += t.compute_ms / 1000
         latencies.append(t.compute_ms)
@@ -186,6 +209,8 @@ def run_config(stt: WhisperSTT, cfg: Config, clips: list[tuple[str, bytes, str]]
         "ref_words": ref_words,
         "word_errors": errors,
         "wer": errors / max(1, ref_words),
+        "wer_without_mismatched_references": clean_errors / max(1, clean_words),
+        "mismatched_references": sorted(REFERENCE_MISMATCH),
         "audio_s": round(audio_s, 1),
         "compute_s": round(compute_s, 1),
         "rtf": compute_s / max(1e-9, audio_s),
@@ -213,46 +238,57 @@ def main(argv: list[str] | None = None) -> int:
         prompts = prompts[: args.limit]
     clips = [(p.name, read_wav(p.path)[0], p.text) for p in prompts]
 
-    stt = WhisperSTT(STTSettings(model_dir=args.model_dir))
+    base = STTSettings(model_dir=args.model_dir)
+    stt = WhisperSTT(base)
     t0 = time.perf_counter()
     stt.load()
     load_s = time.perf_counter() - t0
     stt.transcribe_sync(clips[0][1])  # warm-up (first call allocates)
+    load_avg = os.getloadavg()[0]
 
-    results = []
+    def save(results: list[dict[str, Any]]) -> None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        doc = {
+            "benchmark": "asr",
+            "machine": machine_info(),
+            "load_average_at_start": load_avg,
+            "model_dir": str(args.model_dir),
+            "model_load_s": load_s,
+            "results": results,
+            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        args.out.write_text(json.dumps(doc, indent=2, ensure_ascii=False))
+
+    results: list[dict[str, Any]] = []
     for cfg in configs:
         print(f"  running {cfg.name} on {len(clips)} prompts ...", flush=True)
-        results.append(run_config(stt, cfg, clips))
+        engine = stt
+        if cfg.min_window_s is not None:
+            engine = WhisperSTT(dataclasses.replace(base, min_window_s=cfg.min_window_s))
+        results.append(run_config(engine, cfg, clips))
+        save(results)  # partial results survive an interrupted run
     stt.close()
 
+    audio_s = results[0]["audio_s"] if results else 0
     print(
         f"\nASR benchmark: Whisper {stt.settings.model_name} int8, {len(clips)} Italian "
-        f"prompts ({sum(r['audio_s'] for r in results[:1]):.0f} s of 8 kHz speech)"
+        f"prompts ({audio_s:.0f} s of 8 kHz telephone speech)"
     )
-    print(f"machine: {machine_line()}; model load {load_s:.2f} s")
-    header = f"{'config':<22}{'WER':>8}{'RTF':>8}{'median ms':>11}{'words':>8}{'fallbacks':>11}"
+    print(f"machine: {machine_line()}; load average {load_avg:.1f}; model load {load_s:.2f} s")
+    header = (
+        f"{'config':<20}{'WER':>7}{'WER*':>7}{'RTF':>7}{'median ms':>10}{'words':>7}{'fallb.':>7}"
+    )
     print(header)
     print("-" * len(header))
     for r in results:
         print(
-            f"{r['config']:<22}{r['wer'] * 100:>7.1f}%{r['rtf']:>8.3f}"
-            f"{r['median_ms_per_file']:>11.0f}{r['ref_words']:>8}{r['fast_fallbacks_to_standard']:>11}"
+            f"{r['config']:<20}{r['wer'] * 100:>6.1f}%"
+            f"{r['wer_without_mismatched_references'] * 100:>6.1f}%{r['rtf']:>7.3f}"
+            f"{r['median_ms_per_file']:>10.0f}{r['ref_words']:>7}"
+            f"{r['fast_fallbacks_to_standard']:>7}"
         )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(
-        json.dumps(
-            {
-                "benchmark": "asr",
-                "machine": machine_info(),
-                "model_dir": str(args.model_dir),
-                "model_load_s": load_s,
-                "results": results,
-                "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            },
-            indent=2,
-            ensure_ascii=False,
-        )
-    )
+    print(f"WER* = without the {len(REFERENCE_MISMATCH)} prompts whose recording differs from")
+    print("its transcript (REFERENCE_MISMATCH in bench/asr.py, listed in the JSON).")
     print(f"wrote {args.out}")
     return 0
 

@@ -74,21 +74,40 @@ def load_prompts(root: Path = DEFAULT_ROOT, include_bracketed: bool = False) -> 
             "from the Asterisk root (run `make install`)"
         )
     folder = prompts_dir(root)
-    out: list[Prompt] = []
+    found: dict[str, Prompt] = {}
     with gzip.open(transcripts, "rt", encoding="utf-8", errors="replace") as fh:
         for line in fh:
             line = line.strip().lstrip("\ufeff")
             if not line or line.startswith(";") or ": " not in line:
                 continue
+            # A few lines of the transcript file hold several entries run together
+            # ("... eliminato vm-then-pound: poi premere cancelletto"): split them where
+            # "word: " names an existing prompt ("disponibili: " is just text).
             name, text = line.split(": ", 1)
-            # Parenthesised parts are directions to the speaker, not spoken text.
-            text = re.sub(r"\([^)]*\)", " ", text).strip()
-            if not text or (not include_bracketed and ("[" in text or "]" in text)):
-                continue
-            # "un suono beep": a description of a tone, not speech.
-            if text.lower().startswith(("un suono", "suono ")):
-                continue
-            wav = folder / f"{name.strip()}.wav"
-            if wav.exists():
-                out.append(Prompt(name.strip(), wav, text))
-    return out
+            cuts = [m for m in _ENTRY.finditer(text) if (folder / f"{m.group(1)}.wav").exists()]
+            starts = [0, *(m.end() for m in cuts)]
+            ends = [*(m.start() for m in cuts), len(text)]
+            names = [name, *(m.group(1) for m in cuts)]
+            for i, (entry, start, end) in enumerate(zip(names, starts, ends, strict=True)):
+                prompt = _prompt(folder, entry, text[start:end], include_bracketed)
+                if prompt is None:
+                    continue
+                # An entry on its own line wins over the same name run into another line.
+                if i == 0 or prompt.name not in found:
+                    found[prompt.name] = prompt
+    return list(found.values())
+
+
+_ENTRY = re.compile(r"\s+([a-z][a-z0-9_-]*(?:/[a-z0-9_-]+)?): ")
+
+
+def _prompt(folder: Path, name: str, text: str, include_bracketed: bool) -> Prompt | None:
+    # Parenthesised parts are directions to the speaker, not spoken text.
+    text = re.sub(r"\([^)]*\)", " ", text).strip()
+    if not text or (not include_bracketed and ("[" in text or "]" in text)):
+        return None
+    # "un suono beep": a description of a tone, not speech.
+    if text.lower().startswith(("un suono", "suono ")):
+        return None
+    wav = folder / f"{name.strip()}.wav"
+    return Prompt(name.strip(), wav, text) if wav.exists() else None
