@@ -1,0 +1,68 @@
+"""End to end with the voice agent plugged in at the seam (``pbx.conversation = "voice"``).
+
+A real SIP call, the controller built the way ``centralino serve`` builds it for the
+voice conversation (Whisper STT from var/models, rules dialogue, offline TTS), and a
+simulated caller that says its name after the greeting: the agent must hear it (the
+caller turn is stored with the recognised text) and answer (heard at the caller).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from centralino.calls.models import Call
+from centralino.simcaller import place_call
+from pbx.cli import build_conversation_factory
+from pbx.settings import PbxSettings
+from tests.pbx.conftest import DEMO_DID, PbxEnv, error_lines
+
+pytestmark = [pytest.mark.asterisk, pytest.mark.slow]
+
+MODEL = Path("var/models/whisper-base")
+
+
+@pytest.fixture
+def whisper_model() -> Path:
+    if not (MODEL / "model.bin").exists():
+        reason = f"no Whisper model in {MODEL} (run scripts/install.sh)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return MODEL
+
+
+async def test_the_voice_agent_hears_the_caller_and_answers(
+    pbx_env: PbxEnv, whisper_model: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = pbx_env.config.with_overrides({"stt": {"model_dir": str(whisper_model.resolve())}})
+    factory, _tts = await build_conversation_factory(config, PbxSettings(conversation="voice"))
+    pbx_env.controller.conversation_factory = factory
+    report = await place_call(
+        DEMO_DID,
+        port=pbx_env.asterisk.sip_port,
+        script={
+            "utterances": [
+                {"text": "Buongiorno, mi chiamo Mario Rossi.", "wait_for_agent": True},
+            ],
+            "max_wait_ms": 25000,
+            "agent_silence_ms": 1500,
+        },
+        timeout=15,
+    )
+    await pbx_env.wait_idle(30)
+    assert report.answered, report.summary()
+    utterance = report.utterances[0]
+    assert utterance.agent_finished is True, utterance  # the greeting was heard
+    assert utterance.response_latency_ms is not None, utterance  # and a reply came
+    assert (utterance.agent_reply_voiced_s or 0) > 0.5, utterance
+    with pbx_env.db.session() as s:
+        call = s.query(Call).filter(Call.sip_call_id == report.call_id).one()
+        speakers = [t.speaker for t in call.turns]
+        assert speakers[0] == "agent" and "caller" in speakers, speakers
+        heard = " ".join(t.text for t in call.turns if t.speaker == "caller").lower()
+        assert "mario" in heard or "rossi" in heard, heard
+        assert call.state == "ended"
+    assert error_lines(caplog) == []
