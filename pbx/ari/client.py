@@ -15,6 +15,7 @@ import asyncio
 import base64
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -256,6 +257,7 @@ class AriClient:
         to tasks. A handler exception is logged and does not drop the connection.
         """
         backoff = 0.1
+        last_report = -1e9
         params = {"app": self.settings.app, "subscribeAll": "false"}
         url = f"{self.settings.ws_base}/ari/events"
         while not self._stopping:
@@ -266,6 +268,7 @@ class AriClient:
                     self._ws = ws
                     self.connect_count += 1
                     backoff = 0.1
+                    last_report = -1e9
                     self.connected.set()
                     log.info(
                         "ARI events connected (app=%s, connection #%d)",
@@ -290,8 +293,13 @@ class AriClient:
             except asyncio.CancelledError:
                 raise
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-                if self.connect_count == 0 or backoff > 0.1:
-                    log.info("ARI events not reachable (%s); retrying in %.1fs", exc, backoff)
+                # Say it at once, then every 30 s: Asterisk may be down for a while.
+                now = time.monotonic()
+                if now - last_report >= 30.0:
+                    last_report = now
+                    log.warning("ARI events not reachable at %s (%s); retrying", url, exc)
+                else:
+                    log.debug("ARI events not reachable (%s); retrying in %.1fs", exc, backoff)
             finally:
                 was_connected = self.connected.is_set()
                 self.connected.clear()

@@ -12,6 +12,8 @@ import base64
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import WSMsgType, web
@@ -412,3 +414,45 @@ async def test_media_connection_chunks_paces_and_marks() -> None:
             await media.close()
     await runner.cleanup()
     assert media.closed.is_set()
+
+
+async def test_controller_drops_orphan_legs_instead_of_answering_them(
+    fake_ari: tuple[FakeAri, str], sqlite_db: Any
+) -> None:
+    """A media or transfer leg whose call is gone must not be greeted as a new caller."""
+    from centralino.calls.service import CallStore
+    from centralino.tenants.service import TenantService
+    from pbx.controller import Controller
+
+    fake, url = fake_ari
+    fake.close_after_send = False
+    fake.events_to_send = [
+        {"type": "StasisStart", "args": [],
+         "channel": {"id": "media-old", "name": "WebSocket/INCOMING/0x1"}},
+        {"type": "StasisStart", "args": ["transfer"],
+         "channel": {"id": "xfer-old-1", "name": "Local/+390212345600@outbound-0001;1"}},
+    ]  # fmt: skip
+
+    def no_conversation(ctx: Any) -> Any:
+        raise AssertionError("no call should start")
+
+    controller = Controller(
+        ari=AriClient(AriSettings(url, "ctl", "s3cret", "centralino")),
+        store=CallStore(sqlite_db),
+        tenants=TenantService(sqlite_db),
+        conversation_factory=no_conversation,
+        recordings_dir=Path("/nonexistent"),
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(controller.run(stop))
+    try:
+        for _ in range(100):
+            deleted = {p for m, p, _, _ in fake.requests if m == "DELETE"}
+            if len(deleted) == 2:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    assert deleted == {"/ari/channels/media-old", "/ari/channels/xfer-old-1"}
+    assert controller.stats.calls_started == 0
