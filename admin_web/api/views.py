@@ -42,6 +42,48 @@ log = logging.getLogger(__name__)
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 
 
+def _bad_text(value: str) -> bool:
+    # NUL cannot be stored in PostgreSQL text; a lone UTF-16 surrogate is not text.
+    if "\x00" in value:
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _find_bad_text(data: Any, where: str) -> str | None:
+    if isinstance(data, str):
+        return where if _bad_text(data) else None
+    if isinstance(data, dict):
+        for key, value in data.items():
+            here = f"{where}.{key}" if where else str(key)
+            if _bad_text(str(key)):
+                return where or "body"
+            if found := _find_bad_text(value, here):
+                return found
+    if isinstance(data, list):
+        for i, value in enumerate(data):
+            if found := _find_bad_text(value, f"{where}[{i}]"):
+                return found
+    return None
+
+
+@bp.before_request
+def _refuse_unstorable_text() -> None:
+    """Checked once for every endpoint, before any of them touches the database."""
+    if _bad_text(request.path):
+        raise ApiError(404, "no such resource")
+    for key, value in request.args.items(multi=True):
+        if _bad_text(key) or _bad_text(value):
+            raise ApiError(400, f"'{key}' contains characters that are not text", key)
+    if request.is_json:
+        field = _find_bad_text(request.get_json(silent=True), "")
+        if field is not None:
+            raise ApiError(400, f"'{field}' contains characters that are not text", field)
+
+
 @bp.errorhandler(ApiError)
 def _api_error(exc: ApiError) -> Response:
     response = error_response(exc.status, exc.message, exc.field, exc.code)

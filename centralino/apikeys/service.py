@@ -94,8 +94,8 @@ class ApiKeyService:
         self, tenant_id: int, name: str, scopes: str | list[str] | tuple[str, ...]
     ) -> NewApiKey:
         name = (name or "").strip()
-        if not name or len(name) > 100:
-            raise ApiKeyError("name is required (at most 100 characters)", "name")
+        if not name or len(name) > 100 or any(ord(c) < 32 for c in name):
+            raise ApiKeyError("name is required (at most 100 characters, one line)", "name")
         parsed = parse_scopes(scopes)
         prefix = "ck_" + secrets.token_hex(6)
         key = f"{prefix}_{secrets.token_urlsafe(32)}"

@@ -67,6 +67,15 @@ def test_key_is_shown_once_and_stored_hashed(sqlite_db: Database, tmp_path: Path
     world.services.close()
 
 
+def test_key_names_are_validated(sqlite_db: Database, tmp_path: Path) -> None:
+    world = make_api_world(sqlite_db, tmp_path)
+    for bad in ("", "   ", "x" * 101, "a\x00b", "two\nlines"):
+        with pytest.raises(ApiKeyError) as err:
+            ApiKeyService(sqlite_db).create(world.alfa, bad, "read")
+        assert err.value.field == "name"
+    world.services.close()
+
+
 def test_scopes_are_validated() -> None:
     assert parse_scopes("write") == ("read", "write")
     assert parse_scopes(["read"]) == ("read",)
@@ -365,3 +374,32 @@ def test_out_of_range_ids_are_not_found(api: ApiWorld) -> None:
     for lead_id in (2**31, 2**63, 10**30):
         _error(api.client.get(f"/api/v1/leads/{lead_id}", headers=a), 404)
     _error(api.client.get(f"/api/v1/calls/{'x' * 500}", headers=a), 404)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"caller_id": "+393331234567", "utterances": ["ciao\x00"]}, "utterances[0]"),
+        ({"caller_id": "+39333\x001234567", "utterances": ["ciao"]}, "caller_id"),
+        ({"caller_id": "+393331234567", "utterances": ["\udaf4"]}, "utterances[0]"),
+    ],
+)
+def test_text_postgresql_cannot_store_is_refused(
+    api: ApiWorld, body: dict[str, Any], field: str
+) -> None:
+    """NUL and lone surrogates: 400 naming the field on both backends, nothing stored."""
+    import json
+
+    before = _counts(api.db)
+    resp = api.client.post(
+        "/api/v1/calls",
+        data=json.dumps(body),  # json.dumps escapes them as \\u0000 / \\udaf4
+        headers={**_h(api.alfa_write), "Content-Type": "application/json"},
+    )
+    _error(resp, 400, field)
+    assert _counts(api.db) == before
+    w = _h(api.alfa_write)
+    _error(api.client.patch("/api/v1/config", json={"greeting": "a\x00b"}, headers=w), 400,
+           "greeting")  # fmt: skip
+    _error(api.client.get("/api/v1/logs?outcome=le%00ad", headers=w), 400, "outcome")
+    _error(api.client.get("/api/v1/calls/c1%00", headers=w), 404)

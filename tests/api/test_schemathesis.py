@@ -24,8 +24,8 @@ from .conftest import ApiWorld, make_api_world
 
 
 @pytest.fixture
-def fuzz_world(sqlite_db: Database, tmp_path: Path) -> Iterator[ApiWorld]:
-    world = make_api_world(sqlite_db, tmp_path)
+def fuzz_world(db: Database, tmp_path: Path) -> Iterator[ApiWorld]:
+    world = make_api_world(db, tmp_path)
     yield world
     world.services.close()
 
