@@ -327,17 +327,38 @@ def test_media_event_parsing_plain_and_json() -> None:
 class FakeMediaServer:
     """Plays chan_websocket's side: MEDIA_START, consumes audio in real time, marks."""
 
-    def __init__(self) -> None:
+    def __init__(self, json_control: bool = False) -> None:
+        self.json_control = json_control  # chan_websocket.conf control_message_format
         self.binary_sizes: list[int] = []
         self.texts: list[str] = []
         self.played_bytes = 0
+
+    def event(self, name: str, **fields: object) -> str:
+        if self.json_control:
+            return json.dumps({"event": name, "channel_id": "m1", **fields})
+        if name == "MEDIA_MARK_PROCESSED":
+            return f"{name} {fields['correlation_id']}"
+        return " ".join([name, *(f"{k}:{v}" for k, v in fields.items())])
+
+    def command(self, text: str) -> tuple[str, str]:
+        if self.json_control:
+            data = json.loads(text)
+            return str(data["command"]), str(data.get("correlation_id", ""))
+        name, _, arg = text.partition(" ")
+        return name, arg
 
     async def handler(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         await ws.send_str(
-            "MEDIA_START connection_id:c channel:WebSocket/INCOMING/0x1 channel_id:m1"
-            " format:slin16 optimal_frame_size:640 ptime:20"
+            self.event(
+                "MEDIA_START",
+                connection_id="c",
+                channel="WebSocket/INCOMING/0x1",
+                format="slin16",
+                optimal_frame_size=640,
+                ptime=20,
+            )
         )
         await ws.send_bytes(b"\x01\x00" * 320)  # one caller frame
         queue: list[tuple[str, object]] = []
@@ -351,7 +372,7 @@ class FakeMediaServer:
                         await asyncio.sleep(item / 32000)
                         self.played_bytes += item
                     else:
-                        await ws.send_str(f"MEDIA_MARK_PROCESSED {item}")
+                        await ws.send_str(self.event("MEDIA_MARK_PROCESSED", correlation_id=item))
                 else:
                     await asyncio.sleep(0.005)
 
@@ -361,17 +382,19 @@ class FakeMediaServer:
                 self.binary_sizes.append(len(msg.data))
                 queue.append(("audio", len(msg.data)))
             elif msg.type == WSMsgType.TEXT:
-                self.texts.append(msg.data)
-                if msg.data.startswith("MARK_MEDIA"):
-                    queue.append(("mark", msg.data.split(" ", 1)[1]))
-                elif msg.data == "FLUSH_MEDIA":
+                name, arg = self.command(msg.data)
+                self.texts.append(name)
+                if name == "MARK_MEDIA":
+                    queue.append(("mark", arg))
+                elif name == "FLUSH_MEDIA":
                     queue.clear()
         play.cancel()
         return ws
 
 
-async def test_media_connection_chunks_paces_and_marks() -> None:
-    server = FakeMediaServer()
+@pytest.mark.parametrize("json_control", [False, True], ids=["plain-text", "json"])
+async def test_media_connection_chunks_paces_and_marks(json_control: bool) -> None:
+    server = FakeMediaServer(json_control)
     app = web.Application()
     app.router.add_get("/media/{cid}", server.handler)
     runner = web.AppRunner(app)
@@ -401,7 +424,7 @@ async def test_media_connection_chunks_paces_and_marks() -> None:
             assert not media.speaking
             assert all(size <= CHUNK_BYTES and size % 640 == 0 for size in server.binary_sizes)
             assert sum(server.binary_sizes) == 32640  # 51 frames
-            assert server.texts[-1].startswith("MARK_MEDIA ")
+            assert server.texts[-1] == "MARK_MEDIA"
             # Barge-in: flush drops what is queued and releases waiters at once.
             await media.play(b"\x10\x00" * 16000 * 5)
             await asyncio.sleep(0.3)
