@@ -451,9 +451,17 @@ class CallSession:
         self.media = media
         if self.tenant_slug:
             path = self.deps.recordings_dir / self.tenant_slug / f"{self.call_id}.wav"
-            self.recorder = WavRecorder(path)
-            await self.recorder.open()
-            media.add_listener(self.recorder.write)
+            recorder = WavRecorder(path)
+            try:
+                await recorder.open()
+            except OSError as exc:
+                # Not being able to record must not cost the call (nor the lead).
+                log.error("call %s: cannot record to %s: %s", self.call_id, path, exc)
+                self._db(self.deps.store.event, self.call_id, self.tenant_id,
+                         "recording_failed", error=str(exc)[:500])  # fmt: skip
+            else:
+                self.recorder = recorder
+                media.add_listener(recorder.write)
         # In server mode the media channel enters Stasis only once we connect.
         await media.connect()
         await _wait_any(
@@ -690,7 +698,8 @@ class CallSession:
             fields: dict[str, Any] = {}
             if self.recorder is not None:
                 await self.recorder.close()
-                fields["recording_path"] = str(self.recorder.path)
+                if not self.recorder.failed:
+                    fields["recording_path"] = str(self.recorder.path)
             if self.media is not None:
                 fields["caller_audio_s"] = round(self.media.caller_audio_s, 3)
             fields["data"] = {"hangup_by": self.hangup_by or "caller"}

@@ -25,6 +25,7 @@ class WavRecorder:
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self.bytes_written = 0
+        self.failed = False
 
     async def open(self) -> None:
         def _open() -> wave.Wave_write:
@@ -48,10 +49,18 @@ class WavRecorder:
     async def _flush(self) -> None:
         async with self._lock:
             if not self._pending or self._wav is None:
+                self._pending.clear()
                 return
             data = bytes(self._pending)
             self._pending.clear()
-            await asyncio.to_thread(self._wav.writeframes, data)
+            try:
+                await asyncio.to_thread(self._wav.writeframes, data)
+            except OSError as exc:
+                # Disk full or gone: the call goes on without its recording.
+                if not self.failed:
+                    log.error("recording %s stopped: %s", self.path, exc)
+                self.failed = True
+                return
             self.bytes_written += len(data)
 
     async def close(self) -> None:
@@ -60,5 +69,9 @@ class WavRecorder:
         await self._flush()
         async with self._lock:
             if self._wav is not None:
-                await asyncio.to_thread(self._wav.close)
+                try:
+                    await asyncio.to_thread(self._wav.close)
+                except OSError as exc:
+                    log.error("recording %s not closed cleanly: %s", self.path, exc)
+                    self.failed = True
                 self._wav = None

@@ -150,3 +150,23 @@ async def test_agi_routing_sets_channel_variables(pbx_env: PbxEnv, tmp_path: Pat
     assert demo["CENTRALINO_HOURS"] in ("open", "closed")
     assert routes[UNKNOWN_DID]["CENTRALINO_ROUTE"] == "unknown"
     assert routes[UNKNOWN_DID]["CENTRALINO_TENANT"] == ""
+
+
+async def test_a_recording_failure_does_not_cost_the_call(
+    pbx_env: PbxEnv, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Recordings folder not writable (under /proc even root cannot create it)."""
+    pbx_env.controller.recordings_dir = Path("/proc/centralino-recordings")
+    report = await place_call(
+        DEMO_DID,
+        port=pbx_env.asterisk.sip_port,
+        script={"utterances": [], "hangup_after_ms": 3000},
+        timeout=15,
+    )
+    await pbx_env.wait_idle()
+    assert report.answered and report.heard.non_silent, report.summary()
+    [call] = stored(pbx_env.db, sip_call_id=report.call_id)
+    assert call.outcome == "completed" and call.recording_path == ""
+    assert call.caller_audio_s is not None and call.caller_audio_s > 2.5
+    assert "recording_failed" in [e.kind for e in events(pbx_env.db, call.id)]
+    assert [line for line in error_lines(caplog) if "cannot record" not in line] == []
