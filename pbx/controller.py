@@ -197,6 +197,10 @@ class Controller:
     async def _run_session(self, session: CallSession) -> None:
         try:
             await session.run()
+        except Exception:
+            # E.g. the database went away while completing the row: it stays open and
+            # recover_stale() closes it on the next start.
+            log.exception("call session %s ended with an error", session.channel_id)
         finally:
             self.sessions.pop(session.channel_id, None)
             self._routes.pop(session.channel_id, None)
