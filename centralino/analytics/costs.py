@@ -8,7 +8,8 @@
     offline = 0.0
 
 A provider named ``"offline:pico"`` is priced by ``"offline:pico"`` if present,
-else by ``"offline"`` (the part before the colon), else at zero.
+else by ``"offline"`` (the part before the colon), else at zero; a turn spoken
+by two providers (``"elevenlabs+offline:pico"``) at the dearer one.
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ class CostSettings:
     currency: str = "EUR"
 
     def tts_price(self, provider: str) -> float:
+        # The voice pipeline records a turn spoken by two providers as
+        # "elevenlabs+offline:pico2wave" without the split of characters:
+        # price it at the dearest part, an upper bound rather than a guess.
+        if "+" in provider:
+            return max(self.tts_price(part) for part in provider.split("+") if part)
         if provider in self.tts_eur_per_char:
             return self.tts_eur_per_char[provider]
         return self.tts_eur_per_char.get(provider.split(":", 1)[0], 0.0)

@@ -252,7 +252,10 @@ class _Local:
 
 
 def _matches(provider: str, names: tuple[str, ...]) -> bool:
-    return provider in names or provider.split(":", 1)[0] in names
+    """Is ``provider`` a fallback? A mixed turn ("elevenlabs+offline:pico") is."""
+    return any(
+        part in names or part.split(":", 1)[0] in names for part in provider.split("+") if part
+    )
 
 
 # --------------------------------------------------------------------------- per-day data

@@ -167,6 +167,20 @@ def test_tts_price_by_provider_prefix() -> None:
     assert costs.tts_price("offline:pico") == 0.001
     assert costs.tts_price("offline:piper") == 0.002
     assert costs.tts_price("elevenlabs") == 0.0
+    # A turn the pipeline records as spoken by two providers: the dearer price.
+    assert costs.tts_price("elevenlabs+offline:piper") == 0.002
+
+
+def test_mixed_tts_turns_count_as_fallback() -> None:
+    from centralino.analytics.service import AnalyticsService as S
+
+    share = S.fallback_share(
+        S.__new__(S),
+        TenantContext(1),
+        {"stt": {"whisper:small": 3}, "llm": {"ollama": 3, "rules": 1},
+         "tts": {"elevenlabs": 2, "elevenlabs+offline:pico2wave": 1, "offline:espeak": 1}},
+    )  # fmt: skip
+    assert share == {"stt": 0.0, "llm": 0.25, "tts": 0.5}
 
 
 def test_settled_days_are_stored_and_read_back_identically(db: Database) -> None:
