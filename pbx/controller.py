@@ -22,7 +22,7 @@ from centralino.tenants.service import TenantService
 from pbx.ari.client import AriClient, AriError
 from pbx.ari.events import AriEvent, StasisStart
 from pbx.calls.conversation import ConversationFactory
-from pbx.calls.session import CallSession, SessionDeps
+from pbx.calls.session import BRIDGE_PREFIX, CallSession, SessionDeps
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +114,7 @@ class Controller:
     async def _on_connect(self) -> None:
         if self.ari.connect_count > 1:
             self.stats.reconnects += 1
+        await self._rescue_orphans()
         self.ready.set()
         # Sessions that survived a short disconnect: drop those whose channel is gone.
         for session in list(self.sessions.values()):
@@ -122,6 +123,34 @@ class Controller:
             except AriError as exc:
                 if exc.not_found:
                     session.connection_lost()
+
+    async def _rescue_orphans(self) -> None:
+        """Calls left in our bridges by a controller that crashed: the caller would hear
+        silence forever. Hand them to the dialplan fallback (message + voicemail)."""
+        live = {s.bridge_id for s in self.sessions.values()}
+        try:
+            bridges = await self.ari.list_bridges()
+        except AriError as exc:
+            log.warning("cannot list bridges: %s", exc)
+            return
+        for bridge in bridges:
+            if not bridge.id.startswith(BRIDGE_PREFIX) or bridge.id in live:
+                continue
+            for channel_id in bridge.channels:
+                try:
+                    if channel_id.startswith(("media-", "xfer-")):
+                        await self.ari.hangup(channel_id)
+                    elif self.fallback_context:
+                        await self.ari.continue_in_dialplan(channel_id, self.fallback_context)
+                        log.warning("handed orphan call %s to the dialplan fallback", channel_id)
+                    else:
+                        await self.ari.hangup(channel_id)
+                except AriError as exc:
+                    log.info("orphan channel %s: %s", channel_id, exc)
+            try:
+                await self.ari.destroy_bridge(bridge.id)
+            except AriError as exc:
+                log.info("orphan bridge %s: %s", bridge.id, exc)
 
     async def _on_disconnect(self) -> None:
         self.ready.clear()

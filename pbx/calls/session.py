@@ -52,6 +52,8 @@ T = TypeVar("T")
 # Played to a caller who dialled a number no agency owns (asterisk-core-sounds-it):
 # "Il numero che ha digitato non è in uso. Prego controllare il numero e riprovare."
 UNKNOWN_DID_MEDIA = "sound:ss-noservice"
+# Our bridges are named BRIDGE_PREFIX + call id (a restarted controller finds orphans).
+BRIDGE_PREFIX = "centralino-"
 # Channel variables set by the FastAGI routing service (pbx.agi) before Stasis.
 ROUTE_VARIABLES = (
     "CENTRALINO_TENANT_ID",
@@ -430,7 +432,7 @@ class CallSession:
     async def _connect_media(self) -> None:
         """Mixing bridge + chan_websocket channel (server mode), both bridged."""
         ari = self.deps.ari
-        self.bridge_id = f"centralino-{self.call_id}"
+        self.bridge_id = f"{BRIDGE_PREFIX}{self.call_id}"
         await ari.create_bridge(self.bridge_id, "mixing", name=f"call {self.call_id}")
         self.media_channel_id = f"media-{self.call_id}"
         # Route the media channel's events (its StasisStart) to us before it exists.

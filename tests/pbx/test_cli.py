@@ -170,3 +170,48 @@ def test_serve_refuses_an_empty_ari_password(asterisk: AsteriskFixture, tmp_path
     assert "asterisk.ari_password" in res.stderr
     assert "CENTRALINO_ASTERISK__ARI_PASSWORD" in res.stderr
     assert not (tmp_path / "var" / "centralino.db").exists()  # nothing was touched
+
+
+async def test_a_controller_crash_leaves_a_visible_row_and_the_caller_is_rescued(
+    asterisk: AsteriskFixture, deployed: tuple[Path, Database], tmp_path: Path
+) -> None:
+    config, db = deployed
+    first = Service(config, "serve", log=tmp_path / "serve1.log")
+    await asyncio.to_thread(first.wait_for, "ARI events connected")
+    call = asyncio.create_task(
+        place_call(
+            DEMO_DID,
+            port=asterisk.sip_port,
+            script={"utterances": [], "hangup_after_ms": 8000},
+            timeout=15,
+        )
+    )
+    try:
+        await asyncio.to_thread(first.wait_for, "ringing -> greeting")
+        await asyncio.sleep(0.5)
+        first.proc.kill()  # a crash: no clean-up at all
+        first.proc.wait(10)
+    finally:
+        first.stop()
+    with db.session() as s:
+        [row] = s.query(Call).all()
+        assert row.state in ("greeting", "listening") and row.ended_at is None
+        assert row.outcome == "in_progress"
+        call_id = row.id
+    second = Service(config, "serve", log=tmp_path / "serve2.log")
+    try:
+        await asyncio.to_thread(second.wait_for, "ARI events connected")
+        log_text = second.log.read_text()
+        assert "closed 1 call(s) left open by a previous run" in log_text
+        # The caller, left in the dead controller's bridge, gets the fallback message.
+        assert "handed orphan call" in log_text
+    finally:
+        assert second.stop() == 0
+    report = await call
+    assert report.answered and report.hangup_by == "caller", report.summary()
+    assert report.heard.segments[-1].end_s > 5.0, report.heard  # not silence to the end
+    with db.session() as s:
+        closed = s.get(Call, call_id)
+        assert closed is not None and closed.state == "ended"
+        assert closed.outcome == "failed"
+        assert closed.hangup_cause == "controller restarted mid-call"
