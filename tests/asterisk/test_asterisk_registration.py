@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -93,7 +94,7 @@ def registrar(password: str) -> Iterator[tuple[int, subprocess.Popen[str]]]:
             argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=folder
         )
     try:
-        time.sleep(0.3)
+        _wait_bound(PROVIDER, port)
         yield port, proc
     finally:
         if proc.poll() is None:
@@ -102,7 +103,20 @@ def registrar(password: str) -> Iterator[tuple[int, subprocess.Popen[str]]]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _wait_status(ast: AsteriskFixture, wanted: str, timeout: float = 15.0) -> str:
+def _wait_bound(host: str, port: int, timeout: float = 20.0) -> None:
+    """Until SIPp listens: Asterisk's first REGISTER must not hit a closed port."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                return  # taken: SIPp is listening
+        time.sleep(0.05)
+    raise AssertionError(f"SIPp registrar did not listen on {host}:{port}")
+
+
+def _wait_status(ast: AsteriskFixture, wanted: str, timeout: float = 40.0) -> str:
     deadline = time.monotonic() + timeout
     status = ""
     while time.monotonic() < deadline:
@@ -149,6 +163,11 @@ def test_wrong_trunk_password_is_refused_by_the_registrar(tmp_path: Path) -> Non
             trunk_password="Not-The-Right-One",
         ) as ast,
     ):
-        status = _wait_status(ast, "Rejected")
-        assert re.search(r"\sRejected\b", status), status
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline and "403 Forbidden" not in ast.log_since(0):
+            time.sleep(0.2)
+        log = ast.log_since(0)
+        assert "403 Forbidden fatal response" in log, log[-2000:]
+        status = ast.cli("pjsip show registrations")
+        assert not re.search(r"\sRegistered\b", status), status
         # The registrar answered 403 because the digest did not verify.
