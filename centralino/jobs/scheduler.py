@@ -98,6 +98,22 @@ class JobRunner:
             name="Riepilogo giornaliero",
             **common,
         )
+        # Analytics: sentiment of the calls that ended, and the nightly refresh of the
+        # stored daily summaries (so a long report never computes a year in a request).
+        scheduler.add_job(
+            "centralino.analytics.jobs:classify_sentiment",
+            IntervalTrigger(seconds=60),
+            id="classify_sentiment",
+            name="Analisi del sentimento delle chiamate",
+            **common,
+        )
+        scheduler.add_job(
+            "centralino.analytics.jobs:refresh_analytics",
+            _cron(s.analytics_time, s.timezone),
+            id="refresh_analytics",
+            name="Aggiornamento statistiche",
+            **common,
+        )
         scheduler.resume()
         log.info("%s is the active scheduler", self.holder)
 

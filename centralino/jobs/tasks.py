@@ -46,6 +46,7 @@ class JobsSettings:
     backup_time: str = "03:30"
     retention_time: str = "04:00"
     summary_time: str = "19:00"
+    analytics_time: str = "02:30"
     # Default for tenants without settings["retention"]["recordings_days"].
     recordings_retention_days: int = 90
     lease_ttl_s: float = 30.0
@@ -249,7 +250,21 @@ def daily_summaries(context: str = "default", now: datetime | None = None) -> di
     return {"queued": queued}
 
 
+def _classify_sentiment(context: str = "default") -> dict[str, int]:
+    from centralino.analytics.jobs import classify_sentiment
+
+    return classify_sentiment(context)
+
+
+def _refresh_analytics(context: str = "default") -> dict[str, int]:
+    from centralino.analytics.jobs import refresh_analytics
+
+    return refresh_analytics(context)
+
+
 JOBS = {
+    "classify_sentiment": _classify_sentiment,
+    "refresh_analytics": _refresh_analytics,
     "dispatch_outbox": dispatch_outbox,
     "daily_backup": daily_backup,
     "retention_cleanup": retention_cleanup,

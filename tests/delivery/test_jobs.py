@@ -117,7 +117,14 @@ def test_two_scheduler_processes_one_active_then_failover(
         assert active == [leader]
         with db.engine.connect() as c:
             jobs = sorted(r[0] for r in c.execute(text("SELECT id FROM apscheduler_jobs")))
-        assert jobs == ["daily_backup", "daily_summaries", "dispatch_outbox", "retention_cleanup"]
+        assert jobs == [
+            "classify_sentiment",
+            "daily_backup",
+            "daily_summaries",
+            "dispatch_outbox",
+            "refresh_analytics",
+            "retention_cleanup",
+        ]
         assert "apscheduler_jobs" in inspect(db.engine).get_table_names()
 
         procs[leader].send_signal(signal.SIGKILL)
