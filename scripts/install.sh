@@ -22,8 +22,10 @@ if (( ${#missing[@]} )); then
     # Some voices are in non-free (pico2wave); enable the component on Debian hosts.
     if [[ -f scripts/apt-sources.sh ]]; then $SUDO bash scripts/apt-sources.sh; fi
     log "apt-get install ${missing[*]}"
-    $SUDO apt-get update -qq
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # Retries: a fresh CI machine downloads ~250 MB; one dropped connection must not fail CI.
+    $SUDO apt-get -o Acquire::Retries=3 update -qq
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o Acquire::Retries=3 install -y -qq \
+        --no-install-recommends "${missing[@]}" >/dev/null
 fi
 step_done "Debian packages"
 
