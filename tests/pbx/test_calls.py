@@ -170,3 +170,28 @@ async def test_a_recording_failure_does_not_cost_the_call(
     assert call.caller_audio_s is not None and call.caller_audio_s > 2.5
     assert "recording_failed" in [e.kind for e in events(pbx_env.db, call.id)]
     assert [line for line in error_lines(caplog) if "cannot record" not in line] == []
+
+
+async def test_greeting_conversation_says_goodbye_when_the_caller_stays_silent(
+    pbx_env: PbxEnv, caplog: pytest.LogCaptureFixture
+) -> None:
+    from agent.tts.offline import OfflineTTS
+    from pbx.calls.greeting import greeting_factory
+
+    pbx_env.controller.conversation_factory = greeting_factory(OfflineTTS(), listen_s=2.0)
+    report = await place_call(
+        DEMO_DID,
+        port=pbx_env.asterisk.sip_port,
+        script={"utterances": [], "max_wait_ms": 40000, "agent_silence_ms": 6000},
+        timeout=15,
+    )
+    await pbx_env.wait_idle()
+    assert report.answered and report.hangup_by == "callee", report.summary()
+    # Greeting, ~2 s of listening, goodbye: two separate speech turns at the caller.
+    assert len(report.heard.segments) >= 2, report.heard.segments
+    [call] = stored(pbx_env.db, sip_call_id=report.call_id)
+    assert call.data["hangup_by"] == "agent" and call.outcome == "completed"
+    with pbx_env.db.session() as s:
+        texts = [t.text for t in s.get(Call, call.id).turns]  # type: ignore[union-attr]
+    assert len(texts) == 2 and "Arrivederci" in texts[1]
+    assert error_lines(caplog) == []
