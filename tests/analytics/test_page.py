@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 import secrets
 import threading
@@ -35,7 +36,12 @@ from .fixtures import load_fixed_dataset
 
 PASSWORD = "analytics-page-password"
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOT = ROOT / "docs" / "screenshots" / "analytics.png"
+# Refreshed for the README only on request (CENTRALINO_UPDATE_SCREENSHOTS=1).
+SCREENSHOT = (
+    ROOT / "docs" / "screenshots" / "analytics.png"
+    if os.environ.get("CENTRALINO_UPDATE_SCREENSHOTS")
+    else ROOT / "tests" / "artifacts" / "analytics.png"
+)
 _TOKEN = re.compile(r'name="csrf-token" content="([^"]+)"')
 
 
