@@ -22,14 +22,14 @@ log = logging.getLogger(__name__)
 
 class Context:
     def __init__(self, config_path: str | None) -> None:
-        self._config_path = config_path
+        self.config_path = config_path
         self._config: Config | None = None
         self._db: Database | None = None
 
     @property
     def config(self) -> Config:
         if self._config is None:
-            self._config = load_config(self._config_path)
+            self._config = load_config(self.config_path)
         return self._config
 
     @property

@@ -131,7 +131,32 @@ def _demo_call(
         database=db,
         store_wait_s=15.0,
     )
-    return report.to_dict()
+    data = report.to_dict()
+    stored = data.get("stored_call")
+    if stored and stored.get("id"):
+        from sqlalchemy import select
+
+        from centralino.leads.models import Lead
+
+        with db.session() as s:
+            lead = s.scalars(select(Lead).where(Lead.call_id == stored["id"])).first()
+            if lead is not None:
+                data["lead"] = {
+                    k: getattr(lead, k)
+                    for k in (
+                        "name",
+                        "phone",
+                        "request_type",
+                        "property_type",
+                        "zone",
+                        "budget_min",
+                        "budget_max",
+                        "urgency",
+                        "score",
+                    )
+                    if getattr(lead, k) not in (None, "")
+                }
+    return data
 
 
 def _print_demo(report: dict[str, Any]) -> None:
@@ -163,6 +188,9 @@ def _print_demo(report: dict[str, Any]) -> None:
         click.echo("transcript      :")
         for turn in stored["turns"]:
             click.echo(f"  [{turn.get('speaker')}] {turn.get('text')}")
+    if report.get("lead"):
+        fields = ", ".join(f"{k}={v}" for k, v in report["lead"].items())
+        click.echo(f"lead stored     : {fields}")
     if report.get("recording"):
         click.echo(f"heard audio     : {report['recording']}")
     if report.get("error") or report.get("stored_call_error"):
@@ -176,7 +204,9 @@ def _print_demo(report: dict[str, Any]) -> None:
 @click.pass_obj
 def run(obj: Any, no_demo: bool, exit_after_demo: bool, admin_port: int | None) -> None:
     """Start Asterisk, AGI router, controller, jobs and admin; place a demo call."""
-    config_path = Path(os.environ.get("CENTRALINO_CONFIG") or "var/centralino.toml")
+    config_path = Path(
+        obj.config_path or os.environ.get("CENTRALINO_CONFIG") or "var/centralino.toml"
+    )
     generated = init_config(config_path)
     if generated:
         click.echo(f"{config_path}: generated secrets {', '.join(generated)}")

@@ -59,13 +59,15 @@ async def build_conversation_factory(
     tts = build_tts(config, usage=TTSUsage())
     if pbx.conversation == "greeting":
         return greeting_factory(tts, pbx.listen_s), tts
+    from agent.llm.factory import make_llm
     from agent.stt.settings import STTSettings
     from agent.stt.whisper import WhisperSTT
     from agent.voice.factory import make_conversation_factory
 
     stt = WhisperSTT(config.section("stt", STTSettings))
     await stt.start()
-    return make_conversation_factory(stt, tts), tts
+    # One LLM chain per process: every call shares its memory of a dead Ollama server.
+    return make_conversation_factory(stt, tts, llm=make_llm(config)), tts
 
 
 def build_controller(ctx: Context, conversation_factory: ConversationFactory) -> Controller:

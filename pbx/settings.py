@@ -25,7 +25,7 @@ class PbxSettings:
     agi_bind: str = "127.0.0.1"
     # What talks to callers: "greeting" (say the tenant's greeting, record the caller)
     # or "voice" (the voice agent: Whisper STT + dialogue + TTS, agent/voice).
-    conversation: str = "greeting"
+    conversation: str = "voice"
     # How long the greeting conversation listens after the greeting before saying goodbye.
     listen_s: float = 120.0
     # Seconds to wait for the media websocket to come up before failing the call.

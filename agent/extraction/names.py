@@ -74,6 +74,8 @@ _TITLES = _wordset(
 _PARTICLES = frozenset({"de", "di", "del", "della", "la", "lo", "d", "dal", "dalla", "van", "von"})
 _TRIGGERS = (
     ("mi", "chiamo"),
+    # Whisper glues the two words on fast 8 kHz speech ("Michiamo Mario Rossi").
+    ("michiamo",),
     ("il", "mio", "nome", "e"),
     ("mio", "nome", "e"),
     ("nome", "e"),

@@ -5,13 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+# scripts/install.d/20-speech.sh assembles the model under the checkout's var/models;
+# resolve it from here so the controller finds it whatever its working directory.
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "var" / "models" / "whisper-base"
+
 
 @dataclass(frozen=True)
 class STTSettings:
     # A CTranslate2 Whisper folder (model.bin, config.json, tokenizer.json). The default
     # is assembled by scripts/install.d/20-speech.sh; any other CTranslate2 Whisper
     # (small, medium, large-v3 on CUDA) works for bigger servers.
-    model_dir: Path = Path("var/models/whisper-base")
+    model_dir: Path = DEFAULT_MODEL_DIR
     model_name: str = "base"  # for logs and the per-turn provider field
     device: str = "cpu"  # cpu | cuda | auto
     compute_type: str = "int8"  # int8 on CPU; float16 / int8_float16 on CUDA

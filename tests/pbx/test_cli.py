@@ -40,7 +40,7 @@ def write_config(path: Path, ast: AsteriskFixture, runtime: Path, **asterisk: An
     lines = ["[asterisk]"]
     lines += [f"{k} = {toml_value(v)}" for k, v in values.items() if v is not None]
     lines += ["", "[paths]", f"runtime_dir = {toml_value(runtime)}"]
-    lines += ["", "[pbx]", "listen_s = 30"]
+    lines += ["", "[pbx]", 'conversation = "greeting"', "listen_s = 30"]
     path.write_text("\n".join(lines) + "\n")
     return path
 

@@ -151,6 +151,7 @@ def test_phone_needs_context_or_question():
     ("text", "expecting", "name"),
     [
         ("mi chiamo Mario Rossi", False, "Mario Rossi"),
+        ("Buongiorno, Michiamo Mario Rossi.", False, "Mario Rossi"),
         ("Mi chiamo mario rossi", False, "Mario Rossi"),
         ("Sono Giulia Bianchi", False, "Giulia Bianchi"),
         ("sono giulia bianchi", False, "Giulia Bianchi"),
