@@ -67,6 +67,8 @@ port = {admin_port}
     heard = re.search(r"caller heard    : ([\d.]+) s of audio, ([\d.]+) s non-silent", out)
     assert heard and float(heard.group(2)) > 1.0, out[-4000:]
     assert f"Admin: http://127.0.0.1:{admin_port}/" in out
+    # The voice agent ran the conversation and the lead reached the database.
+    assert "lead stored     : " in out and "zone=Navigli" in out, out[-4000:]
     assert "stopped" in out.splitlines()[-1]
     # The generated config holds secrets, readable by the owner only.
     text = cfg.read_text()
