@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from centralino.asterisk.instance import free_sip_port, unique_name
+from centralino.asterisk.instance import free_rtp_range, free_sip_port, unique_name
 from centralino.asterisk.manage import problems_in_log
 from tests.fixtures.asterisk import AsteriskFixture, asterisk_prefix, spawn_asterisk
 
@@ -84,7 +84,8 @@ def registrar(password: str) -> Iterator[tuple[int, subprocess.Popen[str]]]:
     folder.mkdir(parents=True)
     (folder / "registrar.xml").write_text(REGISTRAR.format(user=USER, password=password))
     port = free_sip_port()
-    argv = ["sipp", "-sf", "registrar.xml", "-i", PROVIDER, "-p", str(port), "-m", "1",
+    argv = ["sipp", "-sf", "registrar.xml", "-i", PROVIDER, "-p", str(port),
+            "-mp", str(free_rtp_range(10)[0]), "-m", "1",
             "-nostdin", "-timeout", "60s", "-trace_err"]  # fmt: skip
     if inner:
         cmd = ["chroot", str(prefix), "sh", "-c", f'cd "{inner}" && exec "$@"', "sh", *argv]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from centralino.asterisk.instance import free_sip_port
+from centralino.asterisk.instance import free_rtp_range, free_sip_port
 from tests.fixtures.asterisk import AsteriskFixture, spawn_asterisk
 from tests.fixtures.sipp import sipp_call, wav_seconds
 
@@ -105,6 +105,7 @@ def test_controller_down_forwards_to_the_fallback_number(tmp_path: Path) -> None
         uas = ast.popen_in_root(
             [
                 "sipp", "-sn", "uas", "-i", PROVIDER, "-p", str(provider_port),
+                "-mp", str(free_rtp_range(10)[0]),
                 "-m", "1", "-nostdin", "-timeout", "90s", "-timeout_error", "-trace_err",
             ],
             cwd=inner_dir,
