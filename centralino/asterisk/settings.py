@@ -69,6 +69,9 @@ class AsteriskSettings:
     trunk_from_domain: str = ""
     trunk_allowed_ips: str = ""
     trunk_codecs: str = "alaw,ulaw,g722"
+    # Seconds between SIP OPTIONS pings to the provider (0 = off, for providers
+    # that do not answer OPTIONS).
+    trunk_qualify_seconds: int = 60
     # Number (E.164) the dialplan forwards to when the controller is down; "" = voicemail.
     fallback_forward_number: str = ""
     fallback_forward_seconds: int = 25
@@ -90,6 +93,8 @@ class AsteriskSettings:
                 raise ValueError(f"{name} {port} is not a port number")
         if not 1 <= self.agi_timeout <= 30:
             raise ValueError(f"agi_timeout {self.agi_timeout}: between 1 and 30 seconds")
+        if not 0 <= self.trunk_qualify_seconds <= 3600:
+            raise ValueError("trunk_qualify_seconds: between 0 (off) and 3600")
         if self.rtp_start >= self.rtp_end:
             raise ValueError(f"rtp_start {self.rtp_start} must be below rtp_end {self.rtp_end}")
         if self.trunk_auth not in ("registration", "ip"):

@@ -135,6 +135,7 @@ def test_trunk_registers_with_the_configured_credentials(tmp_path: Path) -> None
             tmp_path,
             trunk_host=PROVIDER,
             trunk_port=port,
+            trunk_qualify_seconds=0,  # the SIPp registrar answers REGISTER only
             trunk_username=USER,
             trunk_password="Trunk-Secret-9",
             trunk_from_domain="provider.example",
@@ -160,6 +161,7 @@ def test_wrong_trunk_password_is_refused_by_the_registrar(tmp_path: Path) -> Non
             tmp_path,
             trunk_host=PROVIDER,
             trunk_port=port,
+            trunk_qualify_seconds=0,  # the SIPp registrar answers REGISTER only
             trunk_username=USER,
             trunk_password="Not-The-Right-One",
         ) as ast,

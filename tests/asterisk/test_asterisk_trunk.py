@@ -100,6 +100,8 @@ def test_controller_down_forwards_to_the_fallback_number(tmp_path: Path) -> None
         trunk_allowed_ips=f"{PROVIDER}/32",
         fallback_forward_number="+390298765432",
         fallback_forward_seconds=10,
+        # SIPp's built-in UAS only takes one INVITE: no OPTIONS pings to it.
+        trunk_qualify_seconds=0,
     ) as ast:
         _, inner_dir = ast.scratch_dir("uas")
         uas = ast.popen_in_root(
