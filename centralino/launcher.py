@@ -295,6 +295,14 @@ def run(obj: Any, no_demo: bool, exit_after_demo: bool, admin_port: int | None) 
             for i, child in enumerate(children):
                 if child.proc.poll() is not None:
                     click.echo(f"{child.name} exited ({child.proc.returncode}); restarting it")
+                    if child.name == "controller":
+                        # Callers already inside the Stasis app would hear silence until
+                        # they hang up: hand them to the dialplan fallback first.
+                        from centralino.asterisk.rescue import rescue_orphans
+
+                        rescued = rescue_orphans(inst.process, settings.app_name)
+                        for name in rescued.redirected:
+                            click.echo(f"  {name} sent to the fallback (message + voicemail)")
                     children[i] = _spawn(child.name, child.args, logs, env)
             time.sleep(1)
     finally:
