@@ -86,6 +86,9 @@ def build_controller(ctx: Context, conversation_factory: ConversationFactory) ->
         fallback_context=pbx.fallback_context,
         transfer_context=pbx.transfer_context,
         transfer_timeout_s=pbx.transfer_timeout_s,
+        media_transport=pbx.media_transport,
+        audiosocket_bind=pbx.audiosocket_bind,
+        audiosocket_port=pbx.audiosocket_port,
     )
 
 

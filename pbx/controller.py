@@ -23,6 +23,7 @@ from pbx.ari.client import AriClient, AriError
 from pbx.ari.events import AriEvent, StasisStart
 from pbx.calls.conversation import ConversationFactory
 from pbx.calls.session import BRIDGE_PREFIX, CallSession, SessionDeps
+from pbx.media.audiosocket import AudioSocketServer, choose_transport
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,9 @@ class Controller:
         fallback_context: str = "fallback",
         transfer_context: str = "outbound",
         transfer_timeout_s: int = 30,
+        media_transport: str = "auto",
+        audiosocket_bind: str = "127.0.0.1",
+        audiosocket_port: int = 0,
     ) -> None:
         self.ari = ari
         self.store = store
@@ -59,6 +63,11 @@ class Controller:
         self.fallback_context = fallback_context
         self.transfer_context = transfer_context
         self.transfer_timeout_s = transfer_timeout_s
+        self.media_transport_setting = media_transport
+        # What calls use now; "auto" is resolved from Asterisk's version at each connect.
+        self.media_transport = "websocket" if media_transport == "auto" else media_transport
+        self.audiosocket = AudioSocketServer(audiosocket_bind, audiosocket_port)
+        self._audiosocket_started = False
         self._db_pool = ThreadPoolExecutor(max_workers=db_threads, thread_name_prefix="pbx-db")
         self.sessions: dict[str, CallSession] = {}  # caller channel id -> session
         self._routes: dict[str, CallSession] = {}  # any of our channel ids -> session
@@ -106,6 +115,8 @@ class Controller:
             await asyncio.gather(events, return_exceptions=True)
         if self._http is not None:
             await self._http.close()
+        if self._audiosocket_started:
+            await self.audiosocket.close()
         self._db_pool.shutdown(wait=True)
         log.info("controller stopped")
 
@@ -114,6 +125,7 @@ class Controller:
     async def _on_connect(self) -> None:
         if self.ari.connect_count > 1:
             self.stats.reconnects += 1
+        await self._select_media_transport()
         await self._rescue_orphans()
         self.ready.set()
         # Sessions that survived a short disconnect: drop those whose channel is gone.
@@ -123,6 +135,21 @@ class Controller:
             except AriError as exc:
                 if exc.not_found:
                     session.connection_lost()
+
+    async def _select_media_transport(self) -> None:
+        if self.media_transport_setting == "auto":
+            try:
+                info = await self.ari.asterisk_info()
+            except AriError as exc:
+                log.warning("cannot read the Asterisk version (%s): keeping %s media",
+                            exc, self.media_transport)  # fmt: skip
+            else:
+                version = str((info.get("system") or {}).get("version", ""))
+                self.media_transport = choose_transport("auto", version)
+                log.info("Asterisk %s: %s media", version or "?", self.media_transport)
+        if self.media_transport == "audiosocket" and not self._audiosocket_started:
+            await self.audiosocket.start()
+            self._audiosocket_started = True
 
     async def _rescue_orphans(self) -> None:
         """Calls left in our bridges by a controller that crashed: the caller would hear
@@ -214,6 +241,8 @@ class Controller:
             fallback_context=self.fallback_context,
             transfer_context=self.transfer_context,
             transfer_timeout_s=self.transfer_timeout_s,
+            media_transport=self.media_transport,
+            audiosocket=self.audiosocket if self._audiosocket_started else None,
         )
         session = CallSession(deps, event)
         self.sessions[session.channel_id] = session

@@ -15,6 +15,7 @@ from pbx.ari.client import AriSettings
 
 SECTION = "pbx"
 CONVERSATIONS = ("greeting", "voice")
+MEDIA_TRANSPORTS = ("auto", "websocket", "audiosocket")
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,23 @@ class PbxSettings:
     # outbound context, the only one that reaches the trunk.
     transfer_context: str = "outbound"
     transfer_timeout_s: int = 30
+    # Call media: "websocket" (chan_websocket, Asterisk >= 22.6), "audiosocket"
+    # (chan_audiosocket, the fallback for Asterisk 18-22.5) or "auto" (by the version
+    # ARI reports at each connect).
+    media_transport: str = "auto"
+    # Where the AudioSocket server listens (Asterisk connects to it); port 0 = any free
+    # port (each call tells Asterisk the address in externalMedia's external_host).
+    audiosocket_bind: str = "127.0.0.1"
+    audiosocket_port: int = 0
 
     def __post_init__(self) -> None:
+        if self.media_transport not in MEDIA_TRANSPORTS:
+            raise ValueError(
+                f"media_transport {self.media_transport!r}: "
+                f"use one of {', '.join(MEDIA_TRANSPORTS)}"
+            )
+        if not 0 <= self.audiosocket_port <= 65535:
+            raise ValueError("audiosocket_port must be between 0 and 65535")
         if self.conversation not in CONVERSATIONS:
             raise ValueError(
                 f"conversation {self.conversation!r}: use one of {', '.join(CONVERSATIONS)}"

@@ -175,10 +175,11 @@ class AriClient:
         *,
         channel_id: str,
         transport: str = "websocket",
-        connection_type: str = "server",
+        connection_type: str | None = "server",
         encapsulation: str = "none",
         fmt: str = "slin16",
         external_host: str | None = None,
+        data: str | None = None,
         variables: dict[str, str] | None = None,
     ) -> Channel:
         """Create an externalMedia channel (chan_websocket by default) with OUR channel id."""
@@ -190,6 +191,8 @@ class AriClient:
             "encapsulation": encapsulation,
             "format": fmt,
             "external_host": external_host,
+            # AudioSocket: the UUID chan_audiosocket sends first on its connection.
+            "data": data,
         }
         body = {"variables": variables} if variables else None
         return Channel.parse(await self.request("POST", "channels/externalMedia", params, body))

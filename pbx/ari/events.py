@@ -65,8 +65,9 @@ class Channel:
 
     @property
     def is_media(self) -> bool:
-        """True for a chan_websocket externalMedia channel (ours, not a caller)."""
-        return self.name.startswith("WebSocket/")
+        """True for an externalMedia channel (ours, not a caller): chan_websocket or
+        chan_audiosocket."""
+        return self.name.startswith(("WebSocket/", "AudioSocket/"))
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ from pbx.ari.events import (
 )
 from pbx.calls.conversation import CallContext, Conversation, ConversationFactory
 from pbx.calls.hours import is_open
+from pbx.media.audiosocket import AudioSocketConnection, AudioSocketServer
 from pbx.media.recorder import WavRecorder
 from pbx.media.websocket import MediaConnection, MediaError
 
@@ -151,6 +152,10 @@ class SessionDeps:
     # context that reaches the trunk) and give up after transfer_timeout_s.
     transfer_context: str = "outbound"
     transfer_timeout_s: int = 30
+    # Media transport: "websocket" (chan_websocket, Asterisk >= 22.6) or "audiosocket"
+    # (chan_audiosocket, Asterisk 18-22.5) over the controller's AudioSocket server.
+    media_transport: str = "websocket"
+    audiosocket: AudioSocketServer | None = None
 
 
 def parse_ari_time(text: str) -> datetime | None:
@@ -176,7 +181,7 @@ class CallSession:
         self.sm = StateMachine(self.channel_id, self._persist_state)
         self.bridge_id = ""
         self.media_channel_id = ""
-        self.media: MediaConnection | None = None
+        self.media: MediaConnection | AudioSocketConnection | None = None
         self.recorder: WavRecorder | None = None
         self.outcome: str | None = None
         self.hangup_cause = ""
@@ -440,10 +445,11 @@ class CallSession:
         # An invalid caller number on the media leg keeps the bridge from pushing it to
         # the caller as a connected-line update: chan_pjsip would otherwise send a
         # re-INVITE/UPDATE with an empty P-Asserted-Identity at every answer.
-        await ari.external_media(
-            channel_id=self.media_channel_id,
-            variables={"CALLERID(num-valid)": "0", "CALLERID(name-valid)": "0"},
-        )
+        hide_cid = {"CALLERID(num-valid)": "0", "CALLERID(name-valid)": "0"}
+        if self.deps.media_transport == "audiosocket":
+            await self._connect_audiosocket(hide_cid)
+            return
+        await ari.external_media(channel_id=self.media_channel_id, variables=hide_cid)
         conn_id = await ari.get_variable(self.media_channel_id, "MEDIA_WEBSOCKET_CONNECTION_ID")
         if not conn_id:
             raise MediaError("externalMedia channel has no MEDIA_WEBSOCKET_CONNECTION_ID")
@@ -451,19 +457,7 @@ class CallSession:
             f"{self.deps.media_base_url.rstrip('/')}/media/{conn_id}", session=self.deps.http
         )
         self.media = media
-        if self.tenant_slug:
-            path = self.deps.recordings_dir / self.tenant_slug / f"{self.call_id}.wav"
-            recorder = WavRecorder(path)
-            try:
-                await recorder.open()
-            except OSError as exc:
-                # Not being able to record must not cost the call (nor the lead).
-                log.error("call %s: cannot record to %s: %s", self.call_id, path, exc)
-                self._db(self.deps.store.event, self.call_id, self.tenant_id,
-                         "recording_failed", error=str(exc)[:500])  # fmt: skip
-            else:
-                self.recorder = recorder
-                media.add_listener(recorder.write)
+        await self._start_recorder(media)
         # In server mode the media channel enters Stasis only once we connect.
         await media.connect()
         await _wait_any(
@@ -482,6 +476,62 @@ class CallSession:
             self.caller_gone.wait(),
             timeout=self.deps.media_start_timeout_s,
         )
+
+    async def _start_recorder(self, media: MediaConnection | AudioSocketConnection) -> None:
+        if not self.tenant_slug:
+            return
+        path = self.deps.recordings_dir / self.tenant_slug / f"{self.call_id}.wav"
+        recorder = WavRecorder(path)
+        try:
+            await recorder.open()
+        except OSError as exc:
+            # Not being able to record must not cost the call (nor the lead).
+            log.error("call %s: cannot record to %s: %s", self.call_id, path, exc)
+            self._db(self.deps.store.event, self.call_id, self.tenant_id,
+                     "recording_failed", error=str(exc)[:500])  # fmt: skip
+        else:
+            self.recorder = recorder
+            media.add_listener(recorder.write)
+
+    async def _connect_audiosocket(self, variables: dict[str, str]) -> None:
+        """chan_audiosocket leg: Asterisk connects to our server while the channel is
+        created and sends the UUID we passed as ``data``; the channel is in Stasis."""
+        server = self.deps.audiosocket
+        if server is None:
+            raise MediaError("media_transport is audiosocket but no AudioSocket server runs")
+        media = server.expect()
+        self.media = media
+        await self._start_recorder(media)
+        try:
+            await self.deps.ari.external_media(
+                channel_id=self.media_channel_id,
+                transport="tcp",
+                connection_type=None,
+                encapsulation="audiosocket",
+                fmt="slin",
+                external_host=server.address,
+                data=str(media.uuid),
+                variables=variables,
+            )
+            await _wait_any(
+                media.media_started.wait(),
+                self.caller_gone.wait(),
+                timeout=self.deps.media_start_timeout_s,
+            )
+            await _wait_any(
+                self._media_stasis.wait(),
+                self.caller_gone.wait(),
+                timeout=self.deps.media_start_timeout_s,
+            )
+        finally:
+            server.forget(media)
+        if self.caller_gone.is_set():
+            return
+        if not media.media_started.is_set():
+            raise MediaError("AudioSocket: Asterisk did not connect in time")
+        if not self._media_stasis.is_set():
+            raise MediaError("media channel did not enter Stasis in time")
+        await self.deps.ari.add_channels(self.bridge_id, [self.channel_id, self.media_channel_id])
 
     async def _converse(self, ctx: CallContext) -> None:
         assert self.media is not None
@@ -765,7 +815,7 @@ class CallSession:
 class SessionAudioOut:
     """AudioOut that also moves the call between greeting/speaking and listening."""
 
-    def __init__(self, media: MediaConnection, sm: StateMachine) -> None:
+    def __init__(self, media: MediaConnection | AudioSocketConnection, sm: StateMachine) -> None:
         self.media = media
         self.sm = sm
         self._spoke = False

@@ -73,9 +73,17 @@ def write_caller_wav(path: Path, seconds: float, freq: float = 300.0) -> Path:
 
 @pytest.fixture
 async def pbx_env(
-    asterisk: AsteriskFixture, db: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    asterisk: AsteriskFixture,
+    db: Database,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    request: pytest.FixtureRequest,
 ) -> AsyncIterator[PbxEnv]:
+    """Parametrize indirectly with a media transport ("websocket" | "audiosocket") to
+    run a test over that transport; default "auto" (websocket on Asterisk 22.10)."""
     from agent.tts.offline import OfflineTTS
+
+    media_transport = getattr(request, "param", "auto")
 
     caplog.set_level(logging.INFO)
     TenantService(db).load_file(DEMO_TENANTS)
@@ -90,6 +98,7 @@ async def pbx_env(
         tenants=tenants,
         conversation_factory=greeting_factory(OfflineTTS(), listen_s=60.0),
         recordings_dir=config.recordings_dir,
+        media_transport=media_transport,
     )
     stop = asyncio.Event()
     task = asyncio.create_task(controller.run(stop))
