@@ -16,7 +16,7 @@ calls), next to the agent's own per-turn timings from the stored turns (from the
 voiced caller frame: STT done, reply chosen, first audio queued), which split the
 latency into endpointing, STT, dialogue, TTS and transport.
 
-Usage: python -m bench.latency [--calls 5] [--concurrent 10] [--stagger-ms 250]
+Usage: python -m bench.latency [--calls 5] [--concurrent 10] [--stagger-ms 250] [--log FILE]
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import hashlib
 import json
+import logging
 import os
 import secrets
 import statistics
@@ -326,8 +327,9 @@ async def bench(args: argparse.Namespace, instance: Instance, config: Config, db
     try:
         # One warm-up call (not reported): first-use costs (TTS cache, page cache).
         await run_round("warm-up", 1, False, 0, sip, db, wavs, wait_idle)
-        rounds.append(await run_round("one at a time", args.calls, False, 0, sip, db, wavs,
-                                      wait_idle))  # fmt: skip
+        if args.calls:
+            rounds.append(await run_round("one at a time", args.calls, False, 0, sip, db, wavs,
+                                          wait_idle))  # fmt: skip
         if args.concurrent:
             rounds.append(
                 await run_round(f"{args.concurrent} simultaneous", args.concurrent, True,
@@ -400,7 +402,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stagger-ms", type=int, default=250,
                         help="start of simultaneous call i is delayed by i times this")  # fmt: skip
     parser.add_argument("--out", type=Path, default=REPO / "bench-results" / "latency.json")
+    parser.add_argument("--log", type=Path, help="write the controller's log (INFO) here")
     args = parser.parse_args(argv)
+    if args.log:
+        logging.basicConfig(
+            filename=args.log, level=logging.INFO,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )  # fmt: skip
+        logging.getLogger("agent.stt").setLevel(logging.DEBUG)  # fast path fallbacks
 
     prefix = resolve_prefix(AsteriskSettings(), REPO / "var")
     if str(prefix) != "/" and not (prefix / "usr/sbin/asterisk").exists():
