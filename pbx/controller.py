@@ -140,16 +140,24 @@ class Controller:
         if self.media_transport_setting == "auto":
             try:
                 info = await self.ari.asterisk_info()
-            except AriError as exc:
+                system = info.get("system")
+                version = str(system.get("version", "")) if isinstance(system, dict) else ""
+            except (AriError, TypeError, ValueError) as exc:
+                # An unreadable version must not stop the controller from taking calls.
                 log.warning("cannot read the Asterisk version (%s): keeping %s media",
                             exc, self.media_transport)  # fmt: skip
             else:
-                version = str((info.get("system") or {}).get("version", ""))
                 self.media_transport = choose_transport("auto", version)
                 log.info("Asterisk %s: %s media", version or "?", self.media_transport)
         if self.media_transport == "audiosocket" and not self._audiosocket_started:
-            await self.audiosocket.start()
-            self._audiosocket_started = True
+            try:
+                await self.audiosocket.start()
+            except OSError as exc:
+                # Calls then fail into the dialplan fallback (message + voicemail).
+                log.error("cannot start the AudioSocket server on %s: %s",
+                          self.audiosocket.address, exc)  # fmt: skip
+            else:
+                self._audiosocket_started = True
 
     async def _rescue_orphans(self) -> None:
         """Calls left in our bridges by a controller that crashed: the caller would hear

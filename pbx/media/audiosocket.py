@@ -69,15 +69,27 @@ def encode(kind: int, payload: bytes = b"") -> bytes:
     return HEADER.pack(kind, len(payload)) + payload
 
 
-class _Resampler:
-    """Streaming s16le mono resampler (keeps filter state across chunks)."""
+def _samples(pcm: bytes) -> np.ndarray:
+    return np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype="<i2")
 
-    def __init__(self, in_rate: int, out_rate: int) -> None:
-        self._stream = soxr.ResampleStream(in_rate, out_rate, 1, dtype="int16")
+
+class _Upsampler:
+    """Caller audio 8 -> 16 kHz, streaming. soxr's "QQ" (cubic) keeps no look-ahead:
+    the better filters hold back ~100 ms, which would delay every caller frame (and
+    lose the last ones at hang-up) for no gain on 8 kHz telephone audio."""
+
+    def __init__(self) -> None:
+        self._stream = soxr.ResampleStream(WIRE_RATE, SAMPLE_RATE, 1, dtype="int16", quality="QQ")
 
     def __call__(self, pcm: bytes) -> bytes:
-        samples = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype="<i2")
-        return bytes(self._stream.resample_chunk(samples).astype("<i2").tobytes())
+        return bytes(self._stream.resample_chunk(_samples(pcm)).astype("<i2").tobytes())
+
+
+def downsample(pcm: bytes) -> bytes:
+    """Agent audio 16 -> 8 kHz with soxr's anti-aliasing filter, one play() at a time:
+    a stream would keep each utterance's tail in its filter until the next play()."""
+    out = soxr.resample(_samples(pcm), SAMPLE_RATE, WIRE_RATE, quality="HQ")
+    return bytes(np.asarray(out).astype("<i2").tobytes())
 
 
 class AudioSocketConnection:
@@ -100,8 +112,7 @@ class AudioSocketConnection:
         self._in_queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._listeners: list[Callable[[bytes], None]] = []
         self._dtmf_listeners: list[Callable[[str], None]] = []
-        self._up = _Resampler(WIRE_RATE, SAMPLE_RATE)
-        self._down = _Resampler(SAMPLE_RATE, WIRE_RATE)
+        self._up = _Upsampler()
         self._in_buf = bytearray()
         self._out = bytearray()  # 8 kHz wire audio waiting to be sent
         self._out_ready = asyncio.Event()
@@ -182,7 +193,7 @@ class AudioSocketConnection:
         if self.closed.is_set() or not pcm:
             return
         self.bytes_sent += len(pcm)
-        self._out += self._down(bytes(pcm))
+        self._out += downsample(bytes(pcm))
         self._out_ready.set()
 
     async def flush(self) -> None:
@@ -253,6 +264,7 @@ class AudioSocketServer:
         self.hello_timeout_s = hello_timeout_s
         self._server: asyncio.Server | None = None
         self._expected: dict[uuid.UUID, AudioSocketConnection] = {}
+        self._handlers: set[asyncio.Task[None]] = set()
         self.rejected: list[str] = []  # why connections were refused (bounded)
 
     @property
@@ -270,6 +282,9 @@ class AudioSocketServer:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+        for task in list(self._handlers):
+            task.cancel()
+        await asyncio.gather(*self._handlers, return_exceptions=True)
         for conn in list(self._expected.values()):
             conn._finish()
         self._expected.clear()
@@ -290,6 +305,9 @@ class AudioSocketServer:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
         conn: AudioSocketConnection | None = None
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
         try:
             try:
                 kind, payload = await asyncio.wait_for(read_message(reader), self.hello_timeout_s)
@@ -327,7 +345,10 @@ class AudioSocketServer:
                 conn.error = str(exc)
         except (ConnectionError, OSError) as exc:
             log.info("AudioSocket from %s: %s", peer, exc)
+        except asyncio.CancelledError:
+            pass  # server closing: end quietly (asyncio logs a cancelled handler as an error)
         finally:
+            self._handlers.discard(task)
             if conn is not None:
                 conn._finish()
             writer.close()
