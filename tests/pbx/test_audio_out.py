@@ -68,6 +68,7 @@ class BargeInConversation:
         return {"outcome": "completed"}
 
 
+@pytest.mark.parametrize("pbx_env", ["websocket", "audiosocket"], indirect=True)
 async def test_flush_and_wait_played_at_the_caller(
     pbx_env: PbxEnv, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -132,6 +133,7 @@ class DtmfConversation:
         return {"outcome": "completed", "keys": "".join(self.digits)}
 
 
+@pytest.mark.parametrize("pbx_env", ["websocket", "audiosocket"], indirect=True)
 async def test_caller_dtmf_reaches_the_conversation(pbx_env: PbxEnv) -> None:
     conversation = DtmfConversation()
 
