@@ -42,10 +42,9 @@ from bench.machine import machine_info, machine_line
 from centralino.asterisk.instance import Instance, throwaway_settings, unique_name
 from centralino.asterisk.settings import AsteriskSettings, Layout, resolve_prefix
 from centralino.calls.models import Call
-from centralino.calls.service import CallStore
+from centralino.cli import Context
 from centralino.config import Config
 from centralino.db.session import Database
-from centralino.leads.service import LeadService
 from centralino.simcaller import CallReport, place_call
 from centralino.simcaller.tts import synthesize
 from centralino.tenants.service import TenantService
@@ -285,29 +284,18 @@ def _stored(db: Database, sip_call_id: str) -> dict[str, Any] | None:
 async def bench(args: argparse.Namespace, instance: Instance, config: Config, db: Database,
                 work: Path) -> dict[str, Any]:  # fmt: skip
     from pbx.agi.server import RoutingAgi, start_agi_server
-    from pbx.ari.client import AriClient
-    from pbx.cli import build_conversation_factory
-    from pbx.controller import Controller
-    from pbx.settings import PbxSettings, ari_settings
+    from pbx.cli import build_controller, build_conversation_factory
+    from pbx.settings import PbxSettings
 
     pbx = PbxSettings(conversation="voice")
     factory, _tts = await build_conversation_factory(config, pbx)
     tenants = TenantService(db)
     agi = RoutingAgi(tenants)
     server = await start_agi_server(agi, "127.0.0.1", instance.settings.agi_port)
-    # As pbx.cli.build_controller builds it (that one takes the CLI context).
-    controller = Controller(
-        ari=AriClient(ari_settings(config)),
-        store=CallStore(db),
-        tenants=tenants,
-        conversation_factory=factory,
-        recordings_dir=config.recordings_dir,
-        media_start_timeout_s=pbx.media_start_timeout_s,
-        lead_sink=LeadService(db, config).save_from_call,
-        fallback_context=pbx.fallback_context,
-        transfer_context=pbx.transfer_context,
-        transfer_timeout_s=pbx.transfer_timeout_s,
-    )
+    # The controller exactly as `centralino serve` builds it, from this config and DB.
+    ctx = Context(None)
+    ctx._config, ctx._db = config, db
+    controller = build_controller(ctx, factory)
     stop = asyncio.Event()
     task = asyncio.create_task(controller.run(stop))
     await asyncio.wait_for(controller.ready.wait(), 30)
