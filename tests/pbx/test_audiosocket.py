@@ -312,3 +312,31 @@ async def test_auto_picks_websocket_on_asterisk_22_10(pbx_env: PbxEnv) -> None:
     info = await pbx_env.controller.ari.asterisk_info()
     assert parse_version(info["system"]["version"]) >= (22, 6)  # type: ignore[operator]
     assert pbx_env.controller.media_transport == "websocket"
+
+
+@pytest.mark.asterisk
+@pytest.mark.slow
+@pytest.mark.parametrize("pbx_env", ["audiosocket"], indirect=True)
+async def test_unreachable_audiosocket_server_hands_the_caller_to_the_fallback(
+    pbx_env: PbxEnv, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Our AudioSocket server is gone (a real refused TCP connection for Asterisk): the
+    caller is not hung up on, the dialplan fallback message answers instead."""
+    from centralino.calls.models import Call
+    from centralino.simcaller import place_call
+    from tests.pbx.conftest import DEMO_DID
+
+    assert pbx_env.controller.media_transport == "audiosocket"
+    await pbx_env.controller.audiosocket.close()
+    report = await place_call(
+        DEMO_DID,
+        port=pbx_env.asterisk.sip_port,
+        script={"utterances": [], "hangup_after_ms": 6000},
+        timeout=15,
+    )
+    await pbx_env.wait_idle()
+    assert report.answered and report.heard.voiced_s > 2.0, report.summary()
+    with pbx_env.db.session() as s:
+        call = s.query(Call).filter(Call.sip_call_id == report.call_id).one()
+        assert call.outcome == "failed" and call.answered_at is None
+        assert call.hangup_cause.startswith("fallback: controller error")
