@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.audio import frames, silence
+from agent.conversation import CallContext
 from agent.stt.settings import STTSettings
 from agent.stt.whisper import WhisperSTT
 from agent.tts.base import Voice
@@ -31,7 +32,6 @@ from agent.tts.offline import OfflineTTS
 from agent.voice.factory import make_conversation_factory
 from agent.voice.pipeline import VoiceSettings
 from bench.machine import machine_info, machine_line
-from pbx.calls.conversation import CallContext
 
 ANSWERS = [
     "Mi chiamo Mario Bianchi.",

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from agent.conversation import ConversationFactory
 from agent.tts.base import TTSProvider
 from centralino.calls.service import CallStore
 from centralino.cli import Context, pass_ctx
@@ -21,7 +22,6 @@ from centralino.config import Config
 from centralino.tenants.service import TenantService
 from pbx.agi.server import RoutingAgi, start_agi_server
 from pbx.ari.client import AriClient
-from pbx.calls.conversation import ConversationFactory
 from pbx.calls.greeting import greeting_factory, warm_greetings
 from pbx.controller import Controller
 from pbx.settings import PbxSettings, ari_settings, asterisk_settings, pbx_settings

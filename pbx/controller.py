@@ -17,11 +17,11 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from agent.conversation import ConversationFactory
 from centralino.calls.service import CallStore
 from centralino.tenants.service import TenantService
 from pbx.ari.client import AriClient, AriError
 from pbx.ari.events import AriEvent, StasisStart
-from pbx.calls.conversation import ConversationFactory
 from pbx.calls.session import BRIDGE_PREFIX, CallSession, SessionDeps
 from pbx.media.audiosocket import AudioSocketServer, choose_transport
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from agent.conversation import CallContext, ConversationFactory
 from agent.dialogue.base import Dialogue
 from agent.stt.base import STTProvider
 from agent.stt.vad import VADSettings
 from agent.tts.base import TTSProvider
 from agent.voice.pipeline import VoiceConversation, VoiceSettings
-from pbx.calls.conversation import CallContext, ConversationFactory
 
 
 def make_conversation_factory(

@@ -1,4 +1,4 @@
-"""VoiceConversation: pbx's :class:`~pbx.calls.conversation.Conversation` for the agent.
+"""VoiceConversation: pbx's :class:`~agent.conversation.Conversation` for the agent.
 
 Per call it runs two tasks on the event loop:
 
@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from agent.conversation import AudioOut, CallContext, CallControl
 from agent.dialogue.base import Action, Dialogue, Reply, Utterance
 from agent.stt.base import STTError, STTProvider, Transcript
 from agent.stt.vad import FRAME_MS, Endpointer, Segment, VADSettings
@@ -32,7 +33,6 @@ from agent.tts.base import TTSError, TTSProvider, Voice
 from agent.tts.cache import CachedTTS
 from agent.tts.factory import voice_from_tenant
 from agent.tts.text import split_sentences
-from pbx.calls.conversation import AudioOut, CallContext, CallControl
 
 log = logging.getLogger(__name__)
 

@@ -13,15 +13,15 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from agent.tts.base import TTSError, TTSProvider, Voice
-from centralino.tenants.defaults import DEFAULT_GREETING
-from pbx.calls.conversation import (
+from agent.conversation import (
     AudioOut,
     CallContext,
     CallControl,
     Conversation,
     ConversationFactory,
 )
+from agent.tts.base import TTSError, TTSProvider, Voice
+from centralino.tenants.defaults import DEFAULT_GREETING
 
 log = logging.getLogger(__name__)
 

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 
+from agent.conversation import CallContext, Conversation, ConversationFactory
 from centralino.calls.models import Turn
 from centralino.calls.service import CallStart, CallStore
 from centralino.db.base import utcnow
@@ -41,7 +42,6 @@ from pbx.ari.events import (
     StasisEnd,
     StasisStart,
 )
-from pbx.calls.conversation import CallContext, Conversation, ConversationFactory
 from pbx.calls.hours import is_open
 from pbx.media.audiosocket import AudioSocketConnection, AudioSocketServer
 from pbx.media.recorder import WavRecorder

@@ -35,7 +35,7 @@ from collections.abc import AsyncIterator, Callable
 import numpy as np
 import soxr
 
-from pbx.calls.conversation import FRAME_BYTES, SAMPLE_RATE
+from agent.conversation import FRAME_BYTES, SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 

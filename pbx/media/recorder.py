@@ -11,7 +11,7 @@ import logging
 import wave
 from pathlib import Path
 
-from pbx.calls.conversation import SAMPLE_RATE
+from agent.conversation import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from pbx.calls.conversation import FRAME_BYTES, SAMPLE_RATE
+from agent.conversation import FRAME_BYTES, SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 

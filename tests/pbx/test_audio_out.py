@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from agent.conversation import AudioOut, CallContext, CallControl, Conversation
 from centralino.calls.models import Call
 from centralino.simcaller import place_call
-from pbx.calls.conversation import AudioOut, CallContext, CallControl, Conversation
 from tests.pbx.conftest import DEMO_DID, PbxEnv, error_lines
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.slow]

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 import numpy as np
 import pytest
 
-from pbx.calls.conversation import FRAME_BYTES
+from agent.conversation import FRAME_BYTES
 from pbx.media.audiosocket import (
     KIND_AUDIO,
     KIND_DTMF,

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from agent.conversation import AudioOut, CallContext, CallControl
 from centralino.asterisk.instance import Instance, free_rtp_range, free_sip_port, unique_name
 from centralino.asterisk.settings import AsteriskSettings, Layout, resolve_prefix
 from centralino.calls.models import Call
@@ -28,7 +29,6 @@ from centralino.simcaller import place_call
 from centralino.tenants.service import TenantService
 from pbx.agi.server import RoutingAgi, start_agi_server
 from pbx.ari.client import AriClient
-from pbx.calls.conversation import AudioOut, CallContext, CallControl
 from pbx.controller import Controller
 from pbx.settings import ari_settings
 from tests.fixtures.asterisk import AsteriskFixture, make_test_settings

@@ -11,10 +11,10 @@ import pytest
 
 from agent.audio import rms_dbfs
 from agent.audio.prompts import load_prompts, prompts_dir
+from agent.conversation import CallContext
 from agent.stt.hallucinations import normalize
 from agent.stt.vad import VADSettings
 from agent.voice.pipeline import VoiceConversation, VoiceSettings, vocabulary_prompt
-from pbx.calls.conversation import CallContext
 
 pytestmark = pytest.mark.slow
 

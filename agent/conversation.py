@@ -1,5 +1,8 @@
 """The seam between a call session (pbx) and whatever talks to the caller (agent).
 
+It lives in ``agent`` because calls flow pbx -> agent: pbx imports these protocols
+and drives a Conversation; agent never imports pbx.
+
 Audio everywhere inside the product is signed 16-bit little-endian mono PCM at
 16 kHz ("slin16" in Asterisk terms), in 20 ms frames of 640 bytes.
 """
