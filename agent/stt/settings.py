@@ -36,3 +36,6 @@ class STTSettings:
     # Below this confidence (exp of the mean token log-prob) a text is noise made into
     # words, often an echo of the vocabulary prompt ("che città, la città della città").
     min_confidence: float = 0.2
+    # Utterances whose median spectral flatness is above this are line noise, not speech
+    # (white noise ~0.56, Italian speech over G.711 ~0.05-0.25): never decoded.
+    noise_flatness_max: float = 0.4

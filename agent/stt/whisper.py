@@ -52,6 +52,26 @@ def check_model_dir(model_dir: Path) -> None:
             raise STTModelError(f"Whisper model file {path} is empty (corrupt): {FIX_HINT}")
 
 
+def spectral_flatness(audio: np.ndarray, rate: int = SAMPLE_RATE) -> float:
+    """Median spectral flatness (0 = tonal/speech, ~0.56 = white noise) of the voiced frames.
+
+    Measured in the telephone band (200-3400 Hz) because callers arrive as 8 kHz G.711.
+    """
+    n = 512
+    if len(audio) < n:
+        return 0.0
+    frames = np.lib.stride_tricks.sliding_window_view(audio, n)[:: n // 2]
+    energy = np.sqrt(np.mean(frames**2, axis=1))
+    loud = frames[energy > max(1e-4, float(np.max(energy)) * 0.1)]
+    if len(loud) == 0:
+        return 0.0
+    spectrum = np.abs(np.fft.rfft(loud * np.hanning(n), axis=1)) ** 2
+    freqs = np.fft.rfftfreq(n, 1.0 / rate)
+    band = spectrum[:, (freqs >= 200) & (freqs <= 3400)] + 1e-12
+    flat = np.exp(np.mean(np.log(band), axis=1)) / np.mean(band, axis=1)
+    return float(np.median(flat))
+
+
 def _compression_ratio(text: str) -> float:
     data = text.encode("utf-8")
     return len(data) / max(1, len(zlib.compress(data)))
@@ -141,6 +161,12 @@ class WhisperSTT:
         started = time.perf_counter()
         if audio_s < 0.1:
             return Transcript("", None, self.name, audio_s, 0.0, dropped="too short")
+        flatness = spectral_flatness(audio)
+        if flatness > self.settings.noise_flatness_max:
+            # Broadband line noise passes the VAD, and with a vocabulary prompt Whisper
+            # turns it into echoes of the prompt ("Brera, Isola, Lillocale"): never decode it.
+            log.info("dropped %.2f s of noise (spectral flatness %.2f)", audio_s, flatness)
+            return Transcript("", None, self.name, audio_s, 0.0, dropped=f"noise ({flatness:.2f})")
         result: dict[str, Any] | None = None
         path = "standard"
         if use_fast and audio_s + self.settings.window_margin_s < 30.0:

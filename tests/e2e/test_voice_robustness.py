@@ -59,13 +59,10 @@ async def test_noise_on_the_line_is_not_taken_for_words(
     assert lead is not None and lead["name"] == "Mario Rossi", (lead, said)
     assert call["outcome"] == "lead", call
     assert voice_env.problems() == []
-    # The only words stored for the caller should be the ones spoken. Since the STT
-    # defaults moved to beam 5 / 10 s window (commit 5da12c5), Whisper turns this
-    # noise into echoes of the vocabulary prompt ("La Città.", "Ragnarola, Trigli,
-    # Brera, Isola, Lillocale,") that pass the hallucination filter (reported). With
-    # beam 1 / 6 s it passed. Shown as xfail until agent/stt drops them.
-    if len(said) != 1:
-        pytest.xfail(f"noise transcribed as caller words: {said[:-1]}")
+    # The only words stored for the caller are the ones spoken: the noise is dropped
+    # by the STT's spectral-flatness gate before Whisper could echo the vocabulary
+    # prompt ("Brera, Isola, Lillocale") as words.
+    assert len(said) == 1, f"noise transcribed as caller words: {said[:-1]}"
 
 
 async def test_a_caller_who_hangs_up_mid_sentence_leaves_a_lead(voice_env: VoiceEnv) -> None:
