@@ -13,7 +13,6 @@ import logging
 import os
 import socket
 import threading
-from typing import Any
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -68,52 +67,33 @@ class JobRunner:
             timezone=s.timezone,
         )
         scheduler.start(paused=True)
-        kwargs: dict[str, Any] = {"context": self.context}
-        common: dict[str, Any] = {"kwargs": kwargs, "replace_existing": True}
-        scheduler.add_job(
-            "centralino.jobs.tasks:dispatch_outbox",
-            IntervalTrigger(seconds=s.dispatch_interval_s),
-            id="dispatch_outbox",
-            name="Invio consegne in coda",
-            **common,
-        )
-        scheduler.add_job(
-            "centralino.jobs.tasks:daily_backup",
-            _cron(s.backup_time, s.timezone),
-            id="daily_backup",
-            name="Backup giornaliero",
-            **common,
-        )
-        scheduler.add_job(
-            "centralino.jobs.tasks:retention_cleanup",
-            _cron(s.retention_time, s.timezone),
-            id="retention_cleanup",
-            name="Cancellazione registrazioni scadute",
-            **common,
-        )
-        scheduler.add_job(
-            "centralino.jobs.tasks:daily_summaries",
-            _cron(s.summary_time, s.timezone),
-            id="daily_summaries",
-            name="Riepilogo giornaliero",
-            **common,
-        )
-        # Analytics: sentiment of the calls that ended, and the nightly refresh of the
-        # stored daily summaries (so a long report never computes a year in a request).
-        scheduler.add_job(
-            "centralino.analytics.jobs:classify_sentiment",
-            IntervalTrigger(seconds=60),
-            id="classify_sentiment",
-            name="Analisi del sentimento delle chiamate",
-            **common,
-        )
-        scheduler.add_job(
-            "centralino.analytics.jobs:refresh_analytics",
-            _cron(s.analytics_time, s.timezone),
-            id="refresh_analytics",
-            name="Aggiornamento statistiche",
-            **common,
-        )
+        # (callable, trigger, id, name shown in the admin). Analytics: sentiment of the calls
+        # that ended, and the nightly refresh of the stored daily summaries (so a long
+        # report never computes a year inside a request).
+        jobs = [
+            ("centralino.jobs.tasks:dispatch_outbox",
+             IntervalTrigger(seconds=s.dispatch_interval_s),
+             "dispatch_outbox", "Invio consegne in coda"),
+            ("centralino.jobs.tasks:daily_backup", _cron(s.backup_time, s.timezone),
+             "daily_backup", "Backup giornaliero"),
+            ("centralino.jobs.tasks:retention_cleanup", _cron(s.retention_time, s.timezone),
+             "retention_cleanup", "Cancellazione registrazioni scadute"),
+            ("centralino.jobs.tasks:daily_summaries", _cron(s.summary_time, s.timezone),
+             "daily_summaries", "Riepilogo giornaliero"),
+            ("centralino.analytics.jobs:classify_sentiment", IntervalTrigger(seconds=60),
+             "classify_sentiment", "Analisi del sentimento delle chiamate"),
+            ("centralino.analytics.jobs:refresh_analytics", _cron(s.analytics_time, s.timezone),
+             "refresh_analytics", "Aggiornamento statistiche"),
+        ]  # fmt: skip
+        for func, trigger, job_id, name in jobs:
+            scheduler.add_job(
+                func,
+                trigger,
+                id=job_id,
+                name=name,
+                kwargs={"context": self.context},
+                replace_existing=True,
+            )
         scheduler.resume()
         log.info("%s is the active scheduler", self.holder)
 
