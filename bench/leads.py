@@ -5,8 +5,12 @@ answers the question the agent actually asked (``answers`` by question key),
 optionally with scripted ``turns`` first (FAQ, repeat, silence, transfer...) and
 ``at_confirm`` replies to the summary. Every one of the nine lead fields is
 compared with the expected value (unlisted fields must stay empty), so spurious
-extraction counts as an error too. Text level: the speech engineer's benchmarks
-cover audio.
+extraction counts as an error too. A script may also expect ``timing`` (the
+caller's own words for when, e.g. "entro l'estate"): it is reported on its own
+line, not in the field percentage, so the numbers stay comparable with earlier
+runs. ``<hangup>`` in ``turns`` is the caller hanging up there: the result is
+taken as the voice pipeline takes it. Text level: the speech engineer's
+benchmarks cover audio.
 
 Usage: python -m bench.leads [--data PATH] [--out PATH] [--ollama HOST --model NAME]
 """
@@ -59,6 +63,7 @@ class CallResult:
     turns: int = 0
     turn_ms: list[float] = field(default_factory=list)
     transcript: list[dict[str, Any]] = field(default_factory=list)
+    timing_ok: bool | None = None  # None: the script expects no timing text
 
     @property
     def perfect(self) -> bool:
@@ -111,6 +116,8 @@ async def play_call(
     while reply.action == Action.CONTINUE and turns < MAX_TURNS:
         if script:
             line = script.pop(0)
+            if line == "<hangup>":
+                break
         elif dialogue.state == State.CONFIRMING:
             line = at_confirm.pop(0) if at_confirm else "sì"
         else:
@@ -138,6 +145,11 @@ async def play_call(
             ok += 1
         else:
             errors.append(f"{name}: expected {want!r}, got {got!r}")
+    timing_ok = None
+    if "timing" in expect:
+        timing_ok = lead.get("timing") == expect["timing"]
+        if not timing_ok:
+            errors.append(f"timing: expected {expect['timing']!r}, got {lead.get('timing')!r}")
     outcome = call.get("outcome", "lead")
     outcome_ok = result["outcome"] == outcome
     if not outcome_ok:
@@ -155,6 +167,7 @@ async def play_call(
         turns,
         turn_ms,
         result["transcript"],
+        timing_ok,
     )
 
 
@@ -189,6 +202,7 @@ def summarize(results: list[CallResult]) -> dict[str, Any]:
             per_field[f][1] += 1
             per_field[f][0] += f not in wrong
     all_ms = sorted(ms for r in results for ms in r.turn_ms)
+    timed = [r.timing_ok for r in results if r.timing_ok is not None]
     return {
         "calls": len(results),
         "fields_correct_pct": round(100 * fields_ok / max(1, fields_total), 2),
@@ -196,6 +210,7 @@ def summarize(results: list[CallResult]) -> dict[str, Any]:
         "outcomes_correct_pct": round(
             100 * sum(r.outcome_ok for r in results) / max(1, len(results)), 2
         ),
+        "timing_correct": f"{sum(timed)}/{len(timed)}",
         "per_field_pct": {f: round(100 * a / max(1, n), 1) for f, (a, n) in per_field.items()},
         "turns_mean": round(statistics.mean(r.turns for r in results), 2) if results else 0,
         "turn_ms_p50": round(statistics.median(all_ms), 2) if all_ms else None,
@@ -249,13 +264,17 @@ def main(argv: list[str] | None = None) -> int:
         "fields_correct_pct",
         "calls_perfect_pct",
         "outcomes_correct_pct",
+        "timing_correct",
         "turns_mean",
         "turn_ms_p50",
         "turn_ms_p95",
     ):
         print(f"{key:<24} {summary[key]}")
     for name, sub in summary["sets"].items():
-        print(f"set {name}: {sub['calls']} calls, fields correct {sub['fields_correct_pct']}%")
+        print(
+            f"set {name}: {sub['calls']} calls, fields correct {sub['fields_correct_pct']}%"
+            f", outcomes {sub['outcomes_correct_pct']}%, timing text {sub['timing_correct']}"
+        )
     if seeds:
         print(
             f"with text noise (seeds {seeds}): fields correct mean "
@@ -287,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
                         "fields_ok": r.fields_ok,
                         "fields_total": r.fields_total,
                         "outcome_ok": r.outcome_ok,
+                        "timing_ok": r.timing_ok,
                         "errors": r.errors,
                         "turns": r.turns,
                     }
