@@ -11,6 +11,8 @@ import numpy as np
 import numpy.typing as npt
 import soxr
 
+from centralino.audio import g711
+
 SAMPLE_RATE = 16000
 FloatArray = npt.NDArray[np.float32]
 
@@ -43,40 +45,15 @@ def resample(pcm: bytes, from_rate: int, to_rate: int = SAMPLE_RATE) -> bytes:
     return np.asarray(out, dtype="<i2").tobytes()
 
 
-# G.711 µ-law (ITU-T G.711), vectorised. BIAS and CLIP as in the reference encoder.
-_ULAW_BIAS = 0x84
-_ULAW_CLIP = 32635
-
-
+# G.711 µ-law: the shared codec (centralino.audio.g711, int16 arrays) on s16le bytes.
 def ulaw_encode(pcm: bytes) -> bytes:
     """s16le -> G.711 µ-law bytes (one byte per sample)."""
-    s = np.frombuffer(pcm, dtype="<i2").astype(np.int32)
-    sign = np.where(s < 0, 0x80, 0x00)
-    mag = np.minimum(np.abs(s), _ULAW_CLIP) + _ULAW_BIAS
-    # exponent = position of the highest set bit above bit 7 (0..7)
-    exponent = np.floor(np.log2(mag)).astype(np.int32) - 7
-    exponent = np.clip(exponent, 0, 7)
-    mantissa = (mag >> (exponent + 3)) & 0x0F
-    out = ~(sign | (exponent << 4) | mantissa) & 0xFF
-    return out.astype(np.uint8).tobytes()
-
-
-def _ulaw_table() -> npt.NDArray[np.int16]:
-    codes = ~np.arange(256, dtype=np.int32) & 0xFF
-    sign = codes & 0x80
-    exponent = (codes >> 4) & 0x07
-    mantissa = codes & 0x0F
-    mag = (((mantissa << 3) + _ULAW_BIAS) << exponent) - _ULAW_BIAS
-    return np.where(sign != 0, -mag, mag).astype(np.int16)
-
-
-_ULAW_DECODE = _ulaw_table()
+    return g711.ulaw_encode(np.frombuffer(pcm, dtype="<i2"))
 
 
 def ulaw_decode(data: bytes) -> bytes:
     """G.711 µ-law bytes -> s16le."""
-    codes = np.frombuffer(data, dtype=np.uint8)
-    return _ULAW_DECODE[codes].astype("<i2").tobytes()
+    return g711.ulaw_decode(data).astype("<i2").tobytes()
 
 
 def read_wav(path: str | Path | bytes, rate: int | None = SAMPLE_RATE) -> tuple[bytes, int]:

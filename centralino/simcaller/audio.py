@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from centralino.simcaller.g711 import alaw_decode, ulaw_decode, ulaw_encode
+from centralino.audio.g711 import alaw_decode, ulaw_decode, ulaw_encode
 
 RATE = 8000
 FRAME_SAMPLES = 160  # 20 ms at 8 kHz

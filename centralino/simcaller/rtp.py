@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from centralino.audio.g711 import ULAW_SILENCE, alaw_decode, ulaw_decode, ulaw_encode
 from centralino.simcaller.audio import FRAME_S, FRAME_SAMPLES
-from centralino.simcaller.g711 import ULAW_SILENCE, alaw_decode, ulaw_decode, ulaw_encode
 
 log = logging.getLogger(__name__)
 
