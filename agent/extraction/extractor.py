@@ -125,7 +125,9 @@ class Extractor:
         prop = f.property_type(folded)
         if prop:
             out.set("property_type", *prop)
-        zone = self.zones.find(_without_name(original, name[0]) if name else original)
+        zone = self.zones.find(
+            _without_name(original, name[0]) if name else original, expecting=expecting == "zone"
+        )
         if zone:
             out.set("zone", zone.zone, zone.confidence)
             if not zone.listed:

@@ -4,6 +4,12 @@
 "lambrati" (typo) all map to the tenant's spelling. A zone the agency does not
 list is still reported when the caller names it explicitly ("zona Bovisa"),
 flagged as outside the list, so the lead keeps what the caller said.
+
+Short names are the hard case: one wrong letter in "Brera" ("Breda", Whisper)
+scores like an ordinary word one letter away from a zone, so the similarity
+score alone must reject it. Such a one-letter slip is accepted only where the
+caller is naming a place ("a Breda", "zona Breda", or as the answer to the zone
+question) and the word is not a common Italian word.
 """
 
 from __future__ import annotations
@@ -12,7 +18,9 @@ import re
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz
+from rapidfuzz.distance import Levenshtein
 
+from agent.extraction.spell import ANCHORS, KEYWORDS
 from agent.extraction.text import fold, title_name
 
 # Words that are never (part of) a zone name; keeps fuzzy matching from reading
@@ -78,6 +86,56 @@ _STOP = {
     "ora",
     "ore",
 }
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# Words right before a place name: "a Breda", "all'Isora", "zona Brena".
+_PLACE_CUES = {
+    "a",
+    "ad",
+    "in",
+    "zona",
+    "zone",
+    "quartiere",
+    "verso",
+    "presso",
+    "al",
+    "ai",
+    "all",
+    "alla",
+    "allo",
+    "agli",
+    "alle",
+    "nel",
+    "nella",
+    "nei",
+}
+# First letters an ASR swaps (voiced/unvoiced and similar sounds): "Prera" for "Brera".
+_FIRST_LETTER_SLIPS = {frozenset(p) for p in ("bp", "dt", "cg", "fv", "bv", "sz", "mn")}
+# Ordinary words one letter away from zone-like names: never read as a zone by a
+# one-letter slip, whatever the context ("alle isole", "a molti", "al prato").
+_COMMON = _words(
+    """
+    isole isolo isolata isolate sola solo brava bravo bravi brave breve brevi
+    sera sere nera neri nero vera vero veri terra serra guerra bella bello belli
+    molti molte molto conti conto ponti ponte monte monti parti parte porto porti
+    prato prati prima primo piano piani posto posta pasta resto resta testa tetto
+    letto lotto lago laghi luogo mare mari riva rive fiume campo campi corte
+    villa ville viale viali via vie piazza piazze largo strada strade centro
+    centri borgo borghi paese paesi citta studio studi studiare scuola scuole
+    chiesa chiese parco parchi porta porte piedi metro metri bene male poco
+    tanto tanti tutto tutti tutte altro altri altre anno anni mese mesi giorno
+    giorni ora ore tempo sempre mai gia ancora subito dopo poi adesso
+    casa case casetta cosa cose come dove quando quanto quale quali chi
+    nuovo nuova vecchio vecchia grande grandi piccolo piccola lungo lunga
+    alto alta basso bassa caro cara cari care lavoro famiglia figli moglie
+    marito signora signore grazie prego scusi buono buona buoni salve
+    sento senti sente sesto resto metto tanto tento vento lento cento canto
+    """
+)
 _WANTED = {
     "cerco",
     "cerchiamo",
@@ -110,7 +168,9 @@ class ZoneMatcher:
         self.threshold = threshold
         self._folded = [(z, fold(z).split()) for z in self.zones]
 
-    def find(self, text: str) -> ZoneMatch | None:
+    def find(self, text: str, *, expecting: bool = False) -> ZoneMatch | None:
+        """The zone the caller wants; ``expecting``: the zone was just asked, so a bare
+        word is a place name."""
         folded = fold(text)
         tokens = re.findall(r"[a-z0-9]+", folded)
         # (preference, confidence, -position, match): "abito a Porta Romana ma cerco a
@@ -125,16 +185,18 @@ class ZoneMatcher:
                     continue
                 cand = " ".join(window)
                 if cand == target:
-                    score = 100.0
+                    conf = 0.97
                 else:
-                    if len(cand) < 4 or cand[0] != target[0]:
+                    conf = self._fuzzy(cand, target)
+                    if conf is None and n == 1 and _one_letter_slip(cand, target):
+                        # The zone question was just answered in a word or two, or a
+                        # place word comes right before: "Breda.", "a Breda".
+                        placed = (expecting and len(tokens) <= 3) or (
+                            i > 0 and tokens[i - 1] in _PLACE_CUES
+                        )
+                        conf = _SLIP_CONFIDENCE if placed else None
+                    if conf is None:
                         continue
-                    score = fuzz.ratio(cand, target)
-                    if len(target) <= 5:
-                        score -= 6  # short names: one wrong letter is a different word
-                if score < self.threshold:
-                    continue
-                conf = 0.97 if score == 100.0 else round(0.5 + 0.4 * (score - 80) / 20, 2)
                 before = set(tokens[max(0, i - 4) : i])
                 preference = (1 if before & _WANTED else 0) - (2 if before & _NOT_WANTED else 0)
                 found.append((preference, conf, -i, ZoneMatch(zone, conf)))
@@ -154,3 +216,31 @@ class ZoneMatcher:
                 prefix = "via " if re.match(r"(?:in|di|a) via", m.group(0)) else ""
                 return ZoneMatch(title_name(prefix + " ".join(kept[:3])), 0.5, listed=False)
         return None
+
+    def _fuzzy(self, cand: str, target: str) -> float | None:
+        """Confidence of a near match by similarity alone, None below the threshold."""
+        if len(cand) < 4 or cand[0] != target[0]:
+            return None
+        score = fuzz.ratio(cand, target)
+        if len(target) <= 5:
+            score -= 6  # short names: one wrong letter is a different word
+        if score < self.threshold:
+            return None
+        return round(0.5 + 0.4 * (score - 80) / 20, 2)
+
+
+# A one-letter slip is a guess the summary reads back to the caller: moderate trust.
+_SLIP_CONFIDENCE = 0.6
+
+
+def _one_letter_slip(cand: str, target: str) -> bool:
+    """``cand`` is ``target`` with one letter wrong, added or missing ("breda", "isla",
+    "prera" for "brera"/"isola"), and not an ordinary word."""
+    if not 4 <= len(target) <= 7 or len(cand) < 4 or not cand.isalpha():
+        return False
+    if cand in _COMMON or cand in _STOP or cand in KEYWORDS or cand in ANCHORS:
+        return False
+    if Levenshtein.distance(cand, target, score_cutoff=1) > 1:
+        return False
+    # The first sound is what a listener (and Whisper) gets right most often.
+    return cand[0] == target[0] or frozenset((cand[0], target[0])) in _FIRST_LETTER_SLIPS
