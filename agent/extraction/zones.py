@@ -184,19 +184,16 @@ class ZoneMatcher:
                 if window[0] in _STOP or window[-1] in _STOP:
                     continue
                 cand = " ".join(window)
-                if cand == target:
-                    conf = 0.97
-                else:
-                    conf = self._fuzzy(cand, target)
-                    if conf is None and n == 1 and _one_letter_slip(cand, target):
-                        # The zone question was just answered in a word or two, or a
-                        # place word comes right before: "Breda.", "a Breda".
-                        placed = (expecting and len(tokens) <= 3) or (
-                            i > 0 and tokens[i - 1] in _PLACE_CUES
-                        )
-                        conf = _SLIP_CONFIDENCE if placed else None
-                    if conf is None:
-                        continue
+                conf: float | None = 0.97 if cand == target else self._fuzzy(cand, target)
+                if conf is None and n == 1 and _one_letter_slip(cand, target):
+                    # The zone question was just answered in a word or two, or a place
+                    # word comes right before: "Breda.", "a Breda".
+                    placed = (expecting and len(tokens) <= 3) or (
+                        i > 0 and tokens[i - 1] in _PLACE_CUES
+                    )
+                    conf = _SLIP_CONFIDENCE if placed else None
+                if conf is None:
+                    continue
                 before = set(tokens[max(0, i - 4) : i])
                 preference = (1 if before & _WANTED else 0) - (2 if before & _NOT_WANTED else 0)
                 found.append((preference, conf, -i, ZoneMatch(zone, conf)))
