@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from centralino.asterisk.instance import free_rtp_range, free_sip_port
+from centralino.audio.g711 import ulaw_encode
 from centralino.calls.models import Call
 from centralino.simcaller import place_call
 from pbx.ami.client import AmiClient, AmiError
@@ -22,16 +23,6 @@ from tests.pbx.conftest import DEMO_DID, PbxEnv, error_lines, write_caller_wav
 pytestmark = [pytest.mark.asterisk, pytest.mark.slow]
 
 SCENARIO = Path(__file__).parent / "data" / "uac.xml"
-
-
-def ulaw_encode(pcm: np.ndarray) -> bytes:
-    """G.711 mu-law (what SIPp's rtp_stream sends as payload type 0)."""
-    x = pcm.astype(np.int32)
-    sign = np.where(x < 0, 0x80, 0)
-    mag = np.minimum(np.abs(x), 32635) + 0x84
-    exponent = np.floor(np.log2(mag)).astype(np.int32) - 7
-    mantissa = (mag >> (exponent + 3)) & 0x0F
-    return (~(sign | (exponent << 4) | mantissa) & 0xFF).astype(np.uint8).tobytes()
 
 
 async def test_ten_simultaneous_sipp_calls(
