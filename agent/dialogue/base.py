@@ -38,6 +38,7 @@ class LeadDraft:
     budget_min: int | None = None
     budget_max: int | None = None
     urgency: str = ""  # high | medium | low
+    timing: str = ""  # the caller's words behind the urgency: "entro l'estate"
     callback_time: str = ""
     notes: str = ""
     confidence: dict[str, float] = field(default_factory=dict)

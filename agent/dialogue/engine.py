@@ -519,6 +519,10 @@ class ReceptionistDialogue:
             setattr(self.lead, key, value)
             self.lead.confidence[key] = ext.confidence.get(key, 0.5)
             changed.append("budget" if key.startswith("budget_") else key)
+        # An urgency without the caller's words (from the LLM) makes the old words stale.
+        if "urgency" in changed and "timing" not in ext.fields:
+            self.lead.timing = ""
+            self.lead.confidence.pop("timing", None)
         # A new budget replaces the whole range ("no, il budget è 300 mila").
         new_min, new_max = ext.fields.get("budget_min"), ext.fields.get("budget_max")
         if new_max is not None and new_min is None:

@@ -97,7 +97,7 @@ def summary(lead: LeadDraft, *, caller_phone: str = "") -> str:
     if budget:
         bits.append(budget)
     if lead.urgency:
-        bits.append(URGENCY_LABELS.get(lead.urgency, lead.urgency))
+        bits.append(timing_phrase(lead))
     if lead.callback_time:
         bits.append(f"da richiamare {lead.callback_time}")
     if lead.phone and lead.phone != caller_phone:
@@ -105,6 +105,23 @@ def summary(lead: LeadDraft, *, caller_phone: str = "") -> str:
     if not bits:
         return "Non ho ancora raccolto dati. È corretto?"
     return "Riepilogo: " + ", ".join(bits) + ". È corretto?"
+
+
+# The caller's timing words read back as they are when they make an adverbial
+# ("entro l'estate", "tra sei mesi", "il prima possibile"); a sentence of their own
+# ("non ho fretta", "è urgente") becomes the level's label.
+_TIMING_STARTS = re.compile(
+    r"^(?:entro|tra|fra|nei|nelle|negli|nel giro|per|da|dal|dall'|dopo|prima|verso|a|al|"
+    r"all'|in|il|la|l'|fino|quest'|questa|questo|quanto|appena|con|senza)\b"
+)
+
+
+def timing_phrase(lead: LeadDraft) -> str:
+    """How the summary says when: the caller's words, else the urgency label."""
+    words = lead.timing.strip()
+    if words and len(words) <= 40 and _TIMING_STARTS.match(words):
+        return words
+    return URGENCY_LABELS.get(lead.urgency, lead.urgency)
 
 
 def spoken_phone(phone: str) -> str:

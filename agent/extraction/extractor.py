@@ -17,7 +17,7 @@ from agent.extraction.budget import extract_budget
 from agent.extraction.intents import Intent, detect
 from agent.extraction.names import extract_name
 from agent.extraction.spell import correct
-from agent.extraction.text import fold
+from agent.extraction.text import fold, original_span
 from agent.extraction.zones import ZoneMatcher
 
 # Lead fields the extractor can fill (LeadDraft attribute names).
@@ -32,6 +32,8 @@ LEAD_FIELDS = (
     "urgency",
     "callback_time",
 )
+# Besides the lead fields: ``timing``, the caller's words for when ("entro l'estate")
+# behind ``urgency``.
 REQUEST_TYPES = ("buy", "sell", "rent", "rent_out", "valuation")
 URGENCIES = ("high", "medium", "low")
 
@@ -139,9 +141,15 @@ class Extractor:
                 out.set("budget_min", budget.min, budget.confidence)
             if budget.max is not None:
                 out.set("budget_max", budget.max, budget.confidence)
-        urg = f.urgency(folded, expecting=expecting == "urgency")
-        if urg:
-            out.set("urgency", *urg)
+        # "La settimana prossima" answers the call-back question, not the urgency one.
+        when_needed = f.timing(
+            folded, expecting=expecting == "urgency", horizons=expecting != "callback_time"
+        )
+        if when_needed:
+            out.set("urgency", when_needed.urgency, when_needed.confidence)
+            # The caller's own words ("entro l'estate"): read back and shown to the agency.
+            said = original_span(text, when_needed.start, when_needed.end)
+            out.set("timing", said[:1].lower() + said[1:], when_needed.confidence)
         when = f.callback_time(folded, expecting=expecting == "callback_time")
         # A day or time only means "call me then" when asked, or with a call verb.
         if when and (

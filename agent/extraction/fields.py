@@ -7,6 +7,7 @@ Each returns ``(value, confidence)`` or ``None``. They work on folded text
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 
@@ -45,7 +46,10 @@ _PROPERTY: list[tuple[tuple[str, ...], str]] = [
         ),
         "casa indipendente",
     ),
-    (("ufficio", "uffici", "studio professionale"), "ufficio"),
+    (
+        ("ufficio", "uffici", "studio professionale", "studio legale", "studio medico"),
+        "ufficio",
+    ),
     (("negozio", "negozi", "locale commerciale", "spazio commerciale", "vetrina"), "negozio"),
     (("capannone", "magazzino", "laboratorio"), "capannone"),
     (("box", "garage", "posto auto", "autorimessa"), "box"),
@@ -57,12 +61,15 @@ _FUZZY_PROPERTY = {
 }
 
 
+_NOT_A_STUDIO = re.compile(r"\bcitta studi[o]?\b")
 _SPLIT_ROOMS = re.compile(r"\b(mono|bi|tri|quadri|penta) (locale|locali)\b")
 
 
 def property_type(folded: str) -> Found | None:
     # Whisper sometimes splits the word: "tri locale" -> "trilocale".
     folded = _SPLIT_ROOMS.sub(lambda m: m.group(1) + m.group(2), folded)
+    # "Città Studi(o)" is a zone, not a studio flat: it must not hide "un trilocale".
+    folded = _NOT_A_STUDIO.sub(" ", folded)
     # "casa" alone ("cerco casa") says nothing about the type: only count it when
     # nothing more specific is there, and with low confidence.
     for phrases, value in _PROPERTY:
@@ -72,7 +79,9 @@ def property_type(folded: str) -> Found | None:
                     folded, "una casa", "la casa", "casa mia", "mia casa"
                 ):
                     continue
-                if phrase == "studio" and has_phrase(folded, "citta studi", "studio legale"):
+                if phrase == "studio" and has_phrase(
+                    folded, "studio professionale", "studio legale", "studio medico"
+                ):
                     continue
                 if phrase == "un locale" and has_phrase(folded, "locale commerciale"):
                     continue
@@ -154,6 +163,9 @@ _BUY = (
     "cerco casa",
     "cerco una casa",
     "sto cercando",
+    "stiamo cercando",
+    "siamo alla ricerca",
+    "sono alla ricerca",
     "cerco",
     "cerchiamo",
     "in vendita",
@@ -192,11 +204,95 @@ def request_type(folded: str, *, expecting: bool = False) -> Found | None:
     return None
 
 
-# --- urgency -----------------------------------------------------------------
+# --- urgency and timing ----------------------------------------------------------
+#
+# Callers say when, not how urgent: "entro l'estate", "tra sei mesi", "non ho fretta".
+# The product has three levels, read from the horizon: high within about a month (or
+# "il prima possibile"), medium within about six months (a season, a month, the end
+# of the year), low beyond that or no hurry. The caller's words are kept too (the
+# timing text), so the agent reads them back and the agency sees them.
+
+HIGH_WEEKS = 5.0  # up to about a month
+MEDIUM_WEEKS = 27.0  # up to about six months
+_UNIT_WEEKS = {
+    "giorno": 1 / 7,
+    "giorni": 1 / 7,
+    "settimana": 1.0,
+    "settimane": 1.0,
+    "mese": 4.35,
+    "mesi": 4.35,
+    "anno": 52.0,
+    "anni": 52.0,
+}
+# Vague quantities: "un paio di mesi", "qualche settimana", "tra molti anni".
+_FEW = {
+    "un paio di": 2,
+    "paio di": 2,
+    "qualche": 3,
+    "pochi": 2,
+    "poche": 2,
+    "alcuni": 3,
+    "alcune": 3,
+    "questo": 1,
+    "questa": 1,
+    "molti": 6,
+    "molte": 6,
+    "tanti": 6,
+    "tante": 6,
+}
+_UNITS = "giorni|giorno|settimane|settimana|mesi|mese|anni|anno"
+# "entro un mese", "tra sei mesi", "nei prossimi tre mesi", "nelle prossime settimane",
+# "nel giro di qualche settimana", "entro i prossimi 6 mesi".
+_QUANTIFIED = re.compile(
+    r"\b(entro|tra|fra|nel giro di|non prima di|nei|nelle|negli)\s+"
+    r"(?:(?:i|le|gli)\s+)?(?:(prossimi|prossime)\s+)?(?:circa\s+)?"
+    r"(?:(un paio di|paio di|[a-z]+|[0-9]+)\s+)?"
+    rf"({_UNITS})\b(\s+e mezzo)?"
+)
+_MONTHS = (
+    "gennaio|febbraio|marzo|aprile|maggio|giugno|luglio|agosto|settembre|ottobre|novembre|dicembre"
+)
+_SEASONS = "estate|primavera|autunno|inverno"
+# Prepositions that look forward: "a settembre" is as often the past ("è morta a
+# settembre") as the future, so "a"/"in" + month only count as the answer to the
+# urgency question.
+_FORWARD = (
+    r"(?:entro|per|da|dall'|verso|a partire da|a partire dall'|prima di|prima del"
+    r"|prima dell'|fino a|fino all'|dopo|dopo l'|dal)"
+)
+# Named points in time, in the caller's words: (pattern, level).
+_POINTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(p), level)
+    for p, level in (
+        (r"\b(?:entro |per |a )?(?:il|la) (?:mese|settimana) prossim[oa]\b", "high"),
+        (r"\b(?:entro |per |a )?(?:il|la) prossim[oa] (?:mese|settimana)\b", "high"),
+        (r"\b(?:entro )?(?:la )?fine (?:del )?mese\b", "high"),
+        (r"\b(?:entro )?(?:questo mese|questa settimana)\b", "high"),
+        (r"\b(?:entro )?(?:la )?fine (?:dell' )?anno\b", "medium"),
+        (r"\bentro (?:l' |quest' )anno\b", "medium"),
+        (
+            rf"\b(?:{_FORWARD}|in|nell'|quest'|questa)\s*(?:(?:fine|inizio|meta) )?"
+            rf"(?:(?:l'|la|il) )?(?:{_SEASONS})(?: prossim[oa])?\b",
+            "medium",
+        ),
+        (rf"\b{_FORWARD}\s*(?:(?:fine|inizio|meta) )?(?:{_MONTHS})\b", "medium"),
+        (
+            r"\b(?:entro|per|prima di|dopo|a|verso|da) (?:natale|pasqua|capodanno|ferragosto)\b",
+            "medium",
+        ),
+        (r"\b(?:l' |il )?(?:anno prossimo|prossimo anno)\b", "low"),
+        (r"\ba lungo termine\b", "low"),
+    )
+)
+# A horizon right after "call me" is a call-back time, not urgency ("richiamatemi tra
+# una settimana").
+_CALL_WORD = re.compile(r"(?:richiam|chiam|sentir|contatt|telefon)\w*(?: \S+){0,3} $")
 
 _HIGH = (
     "urgente",
     "urgentemente",
+    "urgentissimo",
+    "urgentissima",
     "urgenza",
     "subito",
     "immediato",
@@ -207,13 +303,6 @@ _HIGH = (
     "appena possibile",
     "prima che si puo",
     "quanto prima",
-    "entro un mese",
-    "entro una settimana",
-    "entro due settimane",
-    "entro 1 mese",
-    "entro fine mese",
-    "questo mese",
-    "questa settimana",
     "ho fretta",
     "abbastanza fretta",
     "molta fretta",
@@ -223,69 +312,127 @@ _HIGH = (
 )
 _LOW = (
     "non ho fretta",
+    "non abbiamo fretta",
     "nessuna fretta",
     "senza fretta",
-    "non c'e fretta",
     "non c' e fretta",
+    "non subito",
     "con calma",
     "sto solo guardando",
+    "stiamo solo guardando",
     "solo guardando",
-    "solo un'occhiata",
+    "solo un' occhiata",
     "mi sto guardando intorno",
     "mi guardo intorno",
+    "ci guardiamo intorno",
     "sto guardando",
-    "il prossimo anno",
-    "l' anno prossimo",
-    "tra un anno",
-    "fra un anno",
-    "entro un anno",
+    "solo valutando",
     "non e urgente",
+    "non urgente",
     "nessuna urgenza",
 )
+# "non ho nessuna fretta", "non c'è tutta questa urgenza".
+_NEGATED = re.compile(r"\bnon (?:\S+ ){0,3}(?:fretta|urgente|urgenza)\b")
+_ASKED_LOW = ("ho tempo", "abbiamo tempo", "c' e tempo")
 _MEDIUM = (
-    "nei prossimi mesi",
     "prossimi mesi",
     "qualche mese",
-    "entro tre mesi",
-    "entro sei mesi",
-    "entro 3 mesi",
-    "entro 6 mesi",
-    "entro due mesi",
-    "entro 2 mesi",
-    "entro l' estate",
-    "entro l' anno",
-    "entro fine anno",
-    "entro la fine dell' anno",
-    "fine dell' anno",
-    "entro la fine dell'anno",
-    "in primavera",
-    "in autunno",
-    "dopo l' estate",
-    "tra qualche mese",
-    "fra qualche mese",
-    "tra due mesi",
-    "tra tre mesi",
     "a medio termine",
 )
 
 
+@dataclass(frozen=True)
+class Timing:
+    """When the caller needs it: the urgency level and where the caller said it."""
+
+    urgency: str  # high | medium | low
+    confidence: float
+    start: int  # the caller's words are folded[start:end]
+    end: int
+
+
+def _level(weeks: float) -> str:
+    return "high" if weeks <= HIGH_WEEKS else "medium" if weeks <= MEDIUM_WEEKS else "low"
+
+
+def _quantified(m: re.Match[str]) -> str | None:
+    prep, upcoming, amount, unit, half = m.groups()
+    if prep in ("nei", "nelle", "negli") and not upcoming:
+        return None  # "nei mesi scorsi", "negli anni '80"
+    if amount is None:
+        # "nei prossimi mesi": a few of them.
+        n: float = 1 if not upcoming else {"g": 7, "s": 3, "m": 3, "a": 2}[unit[0]]
+    elif amount in _FEW:
+        n = _FEW[amount]
+    else:
+        value = word_value(amount)
+        if value is None or value <= 0:
+            return None
+        n = value
+    return _level((n + (0.5 if half else 0)) * _UNIT_WEEKS[unit])
+
+
+def _phrases(folded: str, phrases: tuple[str, ...]) -> list[tuple[int, int]]:
+    spans = []
+    for phrase in phrases:
+        pattern = r"(?<![a-z0-9])" + re.escape(phrase) + r"(?![a-z0-9])"
+        spans += [(m.start(), m.end()) for m in re.finditer(pattern, folded)]
+    return spans
+
+
+def timing(folded: str, *, expecting: bool = False, horizons: bool = True) -> Timing | None:
+    """The caller's timing in ``folded`` text; ``expecting``: the urgency question was
+    just asked, so bare answers count ("settembre", "ho tempo"). ``horizons=False``
+    skips named times, which answer the call-back question instead ("la settimana
+    prossima")."""
+    # A horizon ("tra sei mesi", "entro l'estate") says more than a vague word: it
+    # decides the level when there is one.
+    concrete: list[tuple[int, int, str]] = []
+    if horizons:
+        for m in _QUANTIFIED.finditer(folded):
+            level = _quantified(m)
+            if level is not None and not _CALL_WORD.search(folded[: m.start()]):
+                concrete.append((m.start(), m.end(), level))
+        for pattern, level in _POINTS:
+            for m in pattern.finditer(folded):
+                if not _CALL_WORD.search(folded[: m.start()]):
+                    concrete.append((m.start(), m.end(), level))
+    # "non ho fretta" contains "ho fretta": a negated form beats what it contains.
+    low = _phrases(folded, _LOW) + [(m.start(), m.end()) for m in _NEGATED.finditer(folded)]
+    vague = [(s, e, "low") for s, e in low]
+    for level, phrases in (("medium", _MEDIUM), ("high", _HIGH)):
+        vague += [
+            (s, e, level)
+            for s, e in _phrases(folded, phrases)
+            if not any(ls <= s < le or s <= ls < e for ls, le in low)
+        ]
+    # Only as the answer to "Entro quando?": "ho tempo", "a settembre", "l'estate".
+    asked: list[tuple[int, int, str]] = []
+    if expecting and not concrete and not vague:
+        asked = [(s, e, "low") for s, e in _phrases(folded, _ASKED_LOW)]
+        bare = re.search(
+            rf"\b(?:(?:a|ad|in|nell') )?(?:{_MONTHS}|{_SEASONS}|natale|pasqua)\b", folded
+        )
+        if bare:
+            asked.append((bare.start(), bare.end(), "medium"))
+    if concrete:
+        level, conf = min(concrete)[2], 0.85
+    elif vague:
+        order = ("low", "medium", "high")  # "non ho fretta" over the "fretta" in it
+        level = min(vague, key=lambda v: (order.index(v[2]), v[0]))[2]
+        conf = 0.9
+    elif asked:
+        level, conf = min(asked)[2], 0.8
+    else:
+        return None
+    # The caller's first words with that level: "il prima possibile, il mese prossimo".
+    start, end, _ = min(v for v in concrete + vague + asked if v[2] == level)
+    return Timing(level, conf, start, end)
+
+
 def urgency(folded: str, *, expecting: bool = False) -> Found | None:
-    # "non ho fretta" contains "fretta": the negated forms are checked first.
-    if has_phrase(folded, *_LOW):
-        return "low", 0.9
-    if expecting and has_phrase(folded, "ho tempo", "c' e tempo", "non subito"):
-        return "low", 0.8
-    if has_phrase(folded, *_MEDIUM):
-        return "medium", 0.85
-    if has_phrase(folded, *_HIGH):
-        return "high", 0.9
-    m = re.search(r"entro (\w+) (mesi|mese|settimane|settimana)", folded)
-    if m:
-        n = word_value(m.group(1))
-        if n is not None:
-            weeks = n * (4 if m.group(2).startswith("mes") else 1)
-            return ("high" if weeks <= 5 else "medium" if weeks <= 26 else "low"), 0.8
-    return None
+    found = timing(folded, expecting=expecting)
+    return (found.urgency, found.confidence) if found else None
 
 
 # --- call-back time ------------------------------------------------------------

@@ -46,3 +46,32 @@ def title_name(text: str) -> str:
     for word in text.split():
         parts.append("'".join(p[:1].upper() + p[1:].lower() for p in word.split("'")))
     return " ".join(parts)
+
+
+def fold_map(text: str) -> tuple[str, list[int]]:
+    """:func:`fold` plus, for each folded character, its index in ``text``, so that a
+    phrase found in the folded text can be quoted in the caller's own spelling."""
+    out: list[str] = []
+    index: list[int] = []
+    for i, ch in enumerate(text.translate(_APOSTROPHES)):
+        piece = strip_accents(ch).lower()
+        for c in piece.replace("'", "' "):
+            if c.isspace():
+                if not out or out[-1] == " ":
+                    continue
+                c = " "
+            out.append(c)
+            index.append(i)
+    while out and out[-1] == " ":
+        out.pop()
+        index.pop()
+    return "".join(out), index
+
+
+def original_span(text: str, start: int, end: int) -> str:
+    """The words of ``text`` behind ``fold(text)[start:end]`` ("entro l'estate" for
+    "entro l' estate"); the folded slice itself if the two cannot be aligned."""
+    folded, index = fold_map(text)
+    if folded != fold(text) or not 0 <= start < end <= len(index):
+        return fold(text)[start:end]
+    return text[index[start] : index[end - 1] + 1].translate(_APOSTROPHES)

@@ -50,6 +50,7 @@ async def test_full_call_one_field_per_turn(call):
         "budget_min": None,
         "budget_max": 400_000,
         "urgency": "high",
+        "timing": "entro un mese",
         "callback_time": "domani mattina",
     }
     assert all(c >= 0.95 for c in result["lead"]["confidence"].values())
@@ -74,6 +75,7 @@ async def test_everything_at_once_skips_known_questions(call):
         "budget_min": None,
         "budget_max": 400_000,
         "urgency": "low",
+        "timing": "non ho fretta",
         "callback_time": "nel pomeriggio",
     }
 
@@ -102,6 +104,7 @@ async def test_answers_in_any_order(call):
         "budget_min": None,
         "budget_max": 1_500_000,
         "urgency": "medium",
+        "timing": "nei prossimi mesi",
         "callback_time": "dopo le 18",
     }
 
@@ -500,3 +503,34 @@ async def test_silence_after_the_greeting_repeats_only_its_question(call):
     c = await call()
     reply = await c.say("", kind="silence")
     assert reply.sentences == ["Mi sente?", "Come posso aiutarla?"]
+
+
+# --- timing read back in the caller's words (issue 3) ---------------------------------
+
+
+async def test_summary_reads_back_the_callers_timing(call):
+    c = await call()
+    reply = await c.say(
+        "Sono Chiara Ferri e cerco un bilocale a Breda, massimo 320 mila, nei prossimi tre mesi"
+    )
+    assert reply.sentences[-1] == "In che orario preferisce essere richiamato?"
+    summary = await c.say("domani dopo le 17")
+    assert summary.sentences[-2] == (
+        "Riepilogo: Chiara Ferri, acquisto di un bilocale in zona Brera, budget fino a "
+        "320 mila euro, nei prossimi tre mesi, da richiamare domani dopo le 17."
+    )
+    # A correction of the timing replaces the words and the level.
+    corrected = await c.say("no, entro l'estate")
+    assert "entro l'estate" in corrected.text and "tre mesi" not in corrected.text
+    await c.say("sì")
+    lead = c.d.result()["lead"]
+    assert (lead["urgency"], lead["timing"]) == ("medium", "entro l'estate")
+
+
+async def test_timing_that_is_not_an_adverbial_reads_as_the_label(call):
+    c = await call()
+    await c.script(["Sono Mario Rossi, vorrei vendere un bilocale a Brera", "300 mila"])
+    reply = await c.say("Guardi, non ho fretta")
+    assert c.d.lead.timing == "non ho fretta"
+    reply = await c.say("la mattina")
+    assert "bilocale in zona Brera, budget fino a 300 mila euro, senza fretta" in reply.text

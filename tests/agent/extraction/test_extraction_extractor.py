@@ -36,6 +36,7 @@ def ex() -> Extractor:
                 "property_type": "villa",
                 "zone": "Brera",
                 "urgency": "high",
+                "timing": "urgente",
             },
         ),
         (
@@ -56,6 +57,33 @@ def ex() -> Extractor:
                 "budget_min": 1_000_000,
                 "budget_max": 1_500_000,
                 "urgency": "low",
+                "timing": "non ho fretta",
+            },
+        ),
+        # Timing in the caller's words next to a misheard zone (issue 3).
+        (
+            "Sono Chiara Ferri e cerco un bilocale a Breda, massimo 320 mila, nei prossimi tre "
+            "mesi.",
+            {
+                "name": "Chiara Ferri",
+                "request_type": "buy",
+                "property_type": "bilocale",
+                "zone": "Brera",
+                "budget_max": 320_000,
+                "urgency": "medium",
+                "timing": "nei prossimi tre mesi",
+            },
+        ),
+        (
+            "Ho un trilocale a Porta Romana da dare in affitto entro l'estate a circa 1.800 euro "
+            "al mese",
+            {
+                "request_type": "rent_out",
+                "property_type": "trilocale",
+                "zone": "Porta Romana",
+                "budget_max": 1800,
+                "urgency": "medium",
+                "timing": "entro l'estate",
             },
         ),
         (
@@ -195,7 +223,7 @@ def test_intents_not_detected(text, intent):
         ),
         ("ok grazie, arrivederci", "name", {}),
         ("zona Brera, una villa", "name", {"zone": "Brera", "property_type": "villa"}),
-        ("appena possibile", None, {"urgency": "high"}),
+        ("appena possibile", None, {"urgency": "high", "timing": "appena possibile"}),
         ("dopo pranzo", "callback_time", {"callback_time": "dopo pranzo"}),
     ],
 )

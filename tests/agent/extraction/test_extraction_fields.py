@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from agent.extraction import fields as f
+from agent.extraction.extractor import Extractor
 from agent.extraction.names import extract_name
 from agent.extraction.text import fold
 
@@ -221,3 +222,93 @@ def test_callback_time_more(text, value):
 def test_more_landlord_and_urgency_phrases():
     assert f.request_type(fold("vorrei darlo in affitto")) == ("rent_out", 0.9)
     assert f.urgency(fold("entro la fine dell'anno")) == ("medium", 0.85)
+
+
+# --- timing phrases: the product's urgency level plus the caller's words (issue 3) ---
+
+
+@pytest.mark.parametrize(
+    ("text", "urgency", "timing"),
+    [
+        # within about a month (or as soon as possible): high
+        ("Il prima possibile.", "high", "il prima possibile"),
+        ("ci servirebbe nelle prossime settimane", "high", "nelle prossime settimane"),
+        ("nel giro di qualche settimana", "high", "nel giro di qualche settimana"),
+        ("entro la fine del mese", "high", "entro la fine del mese"),
+        ("il mese prossimo dobbiamo lasciare casa", "high", "il mese prossimo"),
+        ("tra due settimane", "high", "tra due settimane"),
+        ("è urgentissimo", "high", "urgentissimo"),
+        # within about six months: medium
+        ("nei prossimi tre mesi", "medium", "nei prossimi tre mesi"),
+        ("Entro l'estate.", "medium", "entro l'estate"),
+        ("entro l’estate", "medium", "entro l'estate"),  # Whisper's apostrophe
+        ("tra sei mesi", "medium", "tra sei mesi"),
+        ("fra 6 mesi", "medium", "fra 6 mesi"),
+        ("Entro fine anno, quando nasce il bambino.", "medium", "entro fine anno"),
+        ("entro la fine dell'anno", "medium", "entro la fine dell'anno"),
+        ("tra un paio di mesi", "medium", "tra un paio di mesi"),
+        ("entro un mese e mezzo", "medium", "entro un mese e mezzo"),
+        ("ci serve per settembre", "medium", "per settembre"),
+        ("prima dell'estate", "medium", "prima dell'estate"),
+        ("entro Natale", "medium", "entro Natale"),
+        ("Da settembre, quindi nei prossimi mesi.", "medium", "da settembre"),
+        # later, or no hurry: low
+        ("Non ho fretta, prima devo trovare un'altra casa.", "low", "non ho fretta"),
+        ("non abbiamo nessuna fretta", "low", "non abbiamo nessuna fretta"),
+        ("non c'è fretta", "low", "non c'è fretta"),
+        ("l'anno prossimo", "low", "l'anno prossimo"),
+        ("tra un anno o due", "low", "tra un anno"),
+        ("entro due anni", "low", "entro due anni"),
+        ("non subito", "low", "non subito"),
+        ("stiamo solo valutando", "low", "solo valutando"),
+        # a horizon says more than a vague word, and decides
+        ("non subito, tra qualche mese", "medium", "tra qualche mese"),
+        ("Il prima possibile, inizio a lavorare il mese prossimo.", "high", "il prima possibile"),
+    ],
+)
+def test_timing_phrases_map_to_urgency_and_keep_the_words(text, urgency, timing):
+    fields = Extractor(["Brera"]).extract(text).fields
+    assert (fields.get("urgency"), fields.get("timing")) == (urgency, timing)
+    assert f.urgency(fold(text)) is not None and f.urgency(fold(text))[0] == urgency
+
+
+@pytest.mark.parametrize(
+    ("text", "expecting"),
+    [
+        ("mi richiami tra una settimana", None),  # when to call, not how urgent
+        ("La settimana prossima.", "callback_time"),
+        ("mia madre è mancata a settembre", None),  # the past
+        ("sono in affitto da tre anni", None),
+        ("ho comprato casa tre anni fa", None),
+        ("tra 300 e 350 mila", "budget"),
+        ("entro le 18", "callback_time"),
+        ("nei mesi scorsi ho visto molte case", None),
+    ],
+)
+def test_times_that_are_not_the_callers_timing(text, expecting):
+    fields = Extractor(["Brera"]).extract(text, expecting=expecting).fields
+    assert "urgency" not in fields and "timing" not in fields
+
+
+@pytest.mark.parametrize(
+    ("text", "urgency", "timing"),
+    [("A settembre.", "medium", "a settembre"), ("Ho tempo.", "low", "ho tempo")],
+)
+def test_bare_answers_to_the_urgency_question(text, urgency, timing):
+    assert Extractor([]).extract(text).fields.get("urgency") is None
+    fields = Extractor([]).extract(text, expecting="urgency").fields
+    assert (fields["urgency"], fields["timing"]) == (urgency, timing)
+
+
+def test_a_zone_named_studio_is_not_a_studio_flat():
+    assert f.property_type(fold("cerchiamo un trilocale in zona Città Studio")) == (
+        "trilocale",
+        0.95,
+    )
+    assert f.property_type(fold("zona citta studi")) is None
+    assert f.property_type(fold("uno studio legale")) == ("ufficio", 0.95)
+    assert f.property_type(fold("cerco uno studio")) == ("monolocale", 0.95)
+
+
+def test_stiamo_cercando_is_a_purchase():
+    assert f.request_type(fold("stiamo cercando un attico ai Navigli")) == ("buy", 0.7)
