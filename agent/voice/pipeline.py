@@ -12,7 +12,9 @@ Per call it runs two tasks on the event loop:
   dialogue gets an ``Utterance(kind="silence")``.
 
 Timings of each turn are measured from the end of the caller's speech (the last
-voiced frame) and stored with :meth:`CallControl.record_turn`.
+voiced frame) and stored with :meth:`CallControl.record_turn`. An agent turn is
+recorded once it is known how much of it the caller heard: when its audio has been
+played, when a barge-in cut it, or at the latest when the next turn is recorded.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from agent.conversation import AudioOut, CallContext, CallControl
@@ -64,6 +67,19 @@ class _Heard:
     speech_end: float  # monotonic time of the last voiced frame
     during_agent: bool
     early: asyncio.Task[Transcript] | None = None  # speculative STT of the same speech
+
+
+@dataclass
+class _AgentTurn:
+    """An agent turn queued to the caller, recorded once we know how much was heard."""
+
+    reply: Reply
+    fields: dict[str, Any]  # record_turn fields known when the reply was queued
+    at: datetime | None = None  # wall clock of its first audio (the row's time)
+    # (sentence, estimated playout start on the monotonic clock, duration in s)
+    sentences: list[tuple[str, float, float]] = field(default_factory=list)
+    complete: bool = False  # every sentence has been queued (or skipped)
+    cut_at: float | None = None  # monotonic time of the barge-in that stopped it
 
 
 DialogueFactory = Callable[[CallContext], Dialogue]
@@ -112,6 +128,8 @@ class VoiceConversation:
         self._prompt = ""
         self._early: asyncio.Task[Transcript] | None = None
         self.early_stt_used = 0
+        self._turn: _AgentTurn | None = None  # the agent turn not yet recorded
+        self._playout_end = 0.0  # estimated monotonic time the queued audio ends
 
     # -- inputs from the call session -----------------------------------------------
     async def send_dtmf(self, digit: str) -> None:
@@ -168,15 +186,56 @@ class VoiceConversation:
         return None
 
     async def _barge_in(self, out: AudioOut) -> None:
+        now = time.monotonic()
+        turn = self._turn
+        # Decided before the flush: once the queue is dropped the turn loop sees the
+        # audio as "played" and may record the turn. A turn that was still playing, or
+        # still being queued, has been cut; one already played to the end has not.
+        if turn is not None and turn.cut_at is None and (out.speaking or not turn.complete):
+            turn.cut_at = now
         self._speech_gen += 1
         self._agent_speaking = False
-        self.barge_ins.append(time.monotonic())
+        self._playout_end = now
+        self.barge_ins.append(now)
         log.info("barge-in: caller spoke over the agent, flushing")
         await out.flush()
         if self._control is not None:
             await self._control.event(
                 "barge_in", agent_turn=self.turns, speech_ms=self.endpointer.speech_ms
             )
+        if turn is not None and turn.complete:
+            await self._record_agent_turn()  # else _say records it when it stops
+
+    async def _play(self, out: AudioOut, pcm: bytes) -> float:
+        """Queue audio; return its estimated playout start (audio plays in real time)."""
+        now = time.monotonic()
+        start = max(now, self._playout_end) if out.speaking else now
+        self._playout_end = start + len(pcm) / 32000
+        self._agent_speaking = True
+        await out.play(pcm)
+        return start
+
+    async def _record_agent_turn(self) -> None:
+        """Record the pending agent turn: interrupted or not, and what the caller heard."""
+        turn, self._turn = self._turn, None
+        if turn is None or self._control is None:
+            return
+        data = dict(turn.fields.pop("data", None) or {"interrupted": False})
+        audio_s = sum(duration for _, _, duration in turn.sentences)
+        data["audio_ms"] = round(audio_s * 1000)
+        text = turn.reply.text
+        if turn.cut_at is not None:
+            cut = turn.cut_at
+            # Sentences whose audio had started: the caller heard at least part of them.
+            text = " ".join(s for s, start, _ in turn.sentences if start < cut)
+            played = sum(max(0.0, min(d, cut - start)) for _, start, d in turn.sentences)
+            data["interrupted"] = True
+            data["played_ms"] = round(played * 1000)
+            data["reply_text"] = turn.reply.text
+        fields: dict[str, Any] = dict(turn.fields, data=data)
+        if turn.at is not None:
+            fields["at"] = turn.at  # when it started, not when it was recorded
+        await self._control.record_turn("agent", text, **fields)
 
     # -- the call ------------------------------------------------------------------
     async def run(
@@ -206,10 +265,12 @@ class VoiceConversation:
             while True:
                 if reply.action == Action.HANGUP:
                     await audio_out.wait_played()
+                    await self._record_agent_turn()
                     await control.hangup("dialogue finished")
                     break
                 if reply.action == Action.TRANSFER:
                     await audio_out.wait_played()
+                    await self._record_agent_turn()
                     ok = await control.transfer(reply.transfer_to)
                     await control.event("transfer", number=reply.transfer_to, ok=ok)
                     if ok:
@@ -232,6 +293,7 @@ class VoiceConversation:
                 if utterance is None:
                     continue  # noise: nothing to answer
                 stt_ms = _ms(speech_end, self._stt_done)
+                await self._record_agent_turn()  # the turns stay in the order they happened
                 if heard is not None:
                     await control.record_turn(
                         "caller",
@@ -261,6 +323,8 @@ class VoiceConversation:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await listener
+            with contextlib.suppress(Exception):
+                await self._record_agent_turn()  # the caller hung up while it played
         # The caller hung up mid-sentence: what they said still reaches the dialogue.
         while not self._events.empty():
             kind, payload = self._events.get_nowait()
@@ -289,6 +353,7 @@ class VoiceConversation:
             if event in done:
                 return event.result()
             self._agent_speaking = False
+            await self._record_agent_turn()  # played to the end: not interrupted
             while True:
                 try:
                     return await asyncio.wait_for(
@@ -347,8 +412,7 @@ class VoiceConversation:
                 with contextlib.suppress(TTSError):
                     ack = await self.tts.synthesize(phrase, voice, ctx.tenant_id)
                     if not task.done():
-                        self._agent_speaking = True
-                        await out.play(ack.pcm)
+                        await self._play(out, ack.pcm)
                         self.tts_chars += ack.chars
         return await task
 
@@ -362,7 +426,12 @@ class VoiceConversation:
         speech_end: float | None,
         stt_ms: float | None = None,
     ) -> None:
-        """Speak ``reply`` sentence by sentence; stop at a barge-in."""
+        """Speak ``reply`` sentence by sentence; stop at a barge-in.
+
+        The turn is recorded later (:meth:`_record_agent_turn`): its audio is queued
+        faster than it plays, so a barge-in usually cuts it after this returns.
+        """
+        await self._record_agent_turn()  # a previous turn still pending
         reply_ready = time.monotonic()
         sentences = [
             part
@@ -370,8 +439,8 @@ class VoiceConversation:
             for part in split_sentences(sentence, self.settings.max_sentence_chars)
         ]
         gen = self._speech_gen
+        turn = self._turn = _AgentTurn(reply, fields={})
         first_audio: float | None = None
-        spoken: list[str] = []
         chars = 0
         providers: list[str] = []
         cached = 0
@@ -396,11 +465,11 @@ class VoiceConversation:
                 break  # barge-in: the caller has the floor
             if speech is None:
                 continue
-            self._agent_speaking = True
-            await out.play(speech.pcm)
+            start = await self._play(out, speech.pcm)
             if first_audio is None:
                 first_audio = time.monotonic()
-            spoken.append(sentence)
+                turn.at = datetime.now(UTC)
+            turn.sentences.append((sentence, start, len(speech.pcm) / 32000))
             chars += speech.chars
             providers.append(speech.provider)
             cached += bool(speech.cached)
@@ -409,22 +478,18 @@ class VoiceConversation:
         self.turns += 1
         self.tts_chars += chars
         self.tts_providers.update(providers)
-        interrupted = gen != self._speech_gen
-        await control.record_turn(
-            "agent",
-            " ".join(spoken) if interrupted else reply.text,
-            llm_provider=reply.provider,
-            tts_provider=_summary(providers),
-            tts_chars=chars,
-            stt_ms=stt_ms,
-            reply_ms=_ms(speech_end, reply_ready),
-            first_audio_ms=_ms(speech_end, first_audio),
-            data={
-                "interrupted": interrupted,
-                "llm_ms": reply.llm_ms,
-                "cached_sentences": cached,
-            },
-        )
+        turn.fields = {
+            "llm_provider": reply.provider,
+            "tts_provider": _summary(providers),
+            "tts_chars": chars,
+            "stt_ms": stt_ms,
+            "reply_ms": _ms(speech_end, reply_ready),
+            "first_audio_ms": _ms(speech_end, first_audio),
+            "data": {"interrupted": False, "llm_ms": reply.llm_ms, "cached_sentences": cached},
+        }
+        turn.complete = True
+        if turn.cut_at is not None and self._turn is turn:
+            await self._record_agent_turn()  # cut while it was being queued
 
 
 def _ms(start: float | None, end: float | None) -> float | None:
@@ -442,4 +507,10 @@ def _summary(providers: list[str]) -> str:
     return "+".join(seen)[:40]
 
 
-__all__ = ["FRAME_MS", "DialogueFactory", "VoiceConversation", "VoiceSettings", "vocabulary_prompt"]
+__all__ = [
+    "FRAME_MS",
+    "DialogueFactory",
+    "VoiceConversation",
+    "VoiceSettings",
+    "vocabulary_prompt",
+]

@@ -134,9 +134,16 @@ class FakeCaller:
 class ScriptedDialogue:
     """A tiny Dialogue: greets, echoes what it understood, closes after ``turns``."""
 
-    def __init__(self, greeting: list[str], turns: int = 2, delay_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        greeting: list[str],
+        turns: int = 2,
+        delay_s: float = 0.0,
+        reply: list[str] | None = None,
+    ) -> None:
         self.lead = LeadDraft()
         self.greeting = greeting
+        self.reply = reply or ["Ho capito.", "Mi dica pure altro."]
         self.max_turns = turns
         self.delay_s = delay_s
         self.heard: list[Utterance] = []
@@ -157,7 +164,7 @@ class ScriptedDialogue:
             return Reply(["Grazie, arrivederci."], Action.HANGUP, provider="script")
         if utterance.kind == "silence":
             return Reply(["È ancora in linea?"], provider="script")
-        return Reply(["Ho capito.", "Mi dica pure altro."], provider="script")
+        return Reply(list(self.reply), provider="script")
 
     async def transfer_failed(self) -> Reply:
         self.transfer_failures += 1
@@ -200,5 +207,8 @@ def fakes() -> Any:
     import types
 
     return types.SimpleNamespace(
-        AudioOut=FakeAudioOut, Caller=FakeCaller, Control=FakeControl, Dialogue=ScriptedDialogue
+        AudioOut=FakeAudioOut,
+        Caller=FakeCaller,
+        Control=FakeControl,
+        Dialogue=ScriptedDialogue,
     )

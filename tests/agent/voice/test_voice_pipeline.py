@@ -341,3 +341,102 @@ async def test_a_failing_turn_still_returns_the_dialogue_result(
     assert call.result["outcome"] == "completed"
     assert call.result["heard"] == [dialogue.heard[0].text]
     assert [k for k, _ in call.control.events] == ["pipeline_error"]
+
+
+# -- barge-in: the cut agent turn is recorded as interrupted ----------------------------
+
+LONG_GREETING = [
+    "Buongiorno, ha chiamato l'agenzia immobiliare Rossi di Milano.",
+    "Sono l'assistente virtuale e posso raccogliere la sua richiesta.",
+    "Mi dica pure il suo nome e che cosa sta cercando.",
+]
+
+
+def sentences_started(out: Any, played_bytes: int, first_play: int = 0) -> int:
+    """How many queued sentences (out.plays from ``first_play``) had started playing."""
+    offset, started = 0, 0
+    for _, length in out.plays[first_play:]:
+        if offset >= played_bytes:
+            break
+        started += 1
+        offset += length
+    return started
+
+
+async def test_a_greeting_cut_by_barge_in_is_recorded_as_interrupted(
+    fakes, whisper, offline_tts, say_pcm
+):
+    """The greeting is queued whole before the caller speaks; when the caller talks over
+    it the stored turn must say so, with what was heard of it, not the full text."""
+    dialogue = fakes.Dialogue(LONG_GREETING, turns=1)
+    interruption = await say_pcm("Buongiorno, mi chiamo Mario Rossi.")
+    state: dict[str, Any] = {}
+
+    async def script(out, caller, conv):
+        while not out.played:
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(1.5)
+        await caller.say(interruption, wait=False)
+        while not out.flushes:
+            await asyncio.sleep(0.005)
+        state["played"] = len(out.played)  # what the media leg really played
+        await asyncio.sleep(3)
+
+    call = await run_call(fakes, whisper, offline_tts, dialogue, script)
+    out, turns = call.out, call.control.turns
+    assert len(call.conv.barge_ins) == 1
+    assert [t["speaker"] for t in turns] == ["agent", "caller", "agent"], turns
+    greeting, goodbye = turns[0], turns[2]
+    assert greeting["data"]["interrupted"] is True, greeting
+    assert greeting["data"]["reply_text"] == " ".join(LONG_GREETING)
+    # Only the sentences whose audio had started are in the text (the first one here).
+    heard = sentences_started(out, state["played"])
+    assert 1 <= heard < len(LONG_GREETING)
+    assert greeting["text"] == " ".join(LONG_GREETING[:heard])
+    # The caller spoke 1.5 s (script time) after the greeting started, and a barge-in
+    # needs 240 ms more: at least that much was played, and less than all of it.
+    audio_ms = greeting["data"]["audio_ms"]
+    assert audio_ms == round(sum(n for _, n in out.plays[:3]) / 32)
+    assert 1500 <= greeting["data"]["played_ms"] < audio_ms, greeting["data"]
+    # Stored at the time it started, before the caller's turn.
+    assert greeting["at"].tzinfo is not None and greeting["at"] < goodbye["at"]
+    assert goodbye["text"] == "Grazie, arrivederci."
+    assert goodbye["data"]["interrupted"] is False and "played_ms" not in goodbye["data"]
+
+
+async def test_a_reply_cut_after_it_was_queued_is_recorded_as_interrupted(
+    fakes, whisper, offline_tts, say_pcm
+):
+    """Not only the greeting: a reply whose sentences were all queued before the caller
+    barged in (the usual case: synthesis is faster than playback) is interrupted too."""
+    dialogue = fakes.Dialogue(["Buongiorno."], turns=2, reply=LONG_GREETING)
+    answer = await say_pcm("Vorrei vendere il mio appartamento.")
+    interruption = await say_pcm("Mi scusi, ho già capito.")
+    state: dict[str, Any] = {}
+
+    async def script(out, caller, conv):
+        await out.wait_greeting()
+        n = len(out.plays)
+        await caller.say(answer)
+        while len(out.plays) < n + len(LONG_GREETING):  # the whole reply is queued
+            await asyncio.sleep(0.01)
+        state["first_play"], state["before"] = n, len(out.played)
+        await asyncio.sleep(1.0)
+        await caller.say(interruption, wait=False)
+        while not out.flushes:
+            await asyncio.sleep(0.005)
+        state["played"] = len(out.played) - state["before"]
+        await asyncio.sleep(3)
+
+    call = await run_call(fakes, whisper, offline_tts, dialogue, script)
+    turns = call.control.turns
+    assert [t["speaker"] for t in turns] == ["agent", "caller", "agent", "caller", "agent"]
+    greeting, reply, goodbye = turns[0], turns[2], turns[4]
+    assert greeting["data"]["interrupted"] is False and greeting["text"] == "Buongiorno."
+    assert reply["data"]["interrupted"] is True, reply
+    assert reply["data"]["reply_text"] == " ".join(LONG_GREETING)
+    heard = sentences_started(call.out, state["played"], state["first_play"])
+    assert reply["text"] == " ".join(LONG_GREETING[:heard])
+    assert 1000 <= reply["data"]["played_ms"] < reply["data"]["audio_ms"], reply["data"]
+    assert reply["stt_ms"] is not None and reply["first_audio_ms"] is not None
+    assert goodbye["data"]["interrupted"] is False
