@@ -27,10 +27,8 @@ import hashlib
 import json
 import logging
 import os
-import secrets
 import statistics
 import sys
-import tempfile
 import time
 import wave
 from pathlib import Path
@@ -39,18 +37,22 @@ from typing import Any
 import numpy as np
 
 from bench.machine import machine_info, machine_line
-from centralino.asterisk.instance import Instance, throwaway_settings, unique_name
-from centralino.asterisk.settings import AsteriskSettings, Layout, resolve_prefix
+from bench.throwaway_pbx import (
+    DID,
+    REPO,
+    ThrowawayPbx,
+    argument_parser,
+    asterisk_prefix,
+    serving,
+    throwaway_pbx,
+)
 from centralino.calls.models import Call
 from centralino.cli import Context
-from centralino.config import Config
 from centralino.db.session import Database
 from centralino.simcaller import CallReport, place_call
+from centralino.simcaller.audio import write_wav
 from centralino.simcaller.tts import synthesize
-from centralino.tenants.service import TenantService
 
-REPO = Path(__file__).resolve().parents[1]
-DID = "+390212345678"
 MODEL = REPO / "var" / "models" / "whisper-base"
 # Targets of issue 3 (2-core machine, fully local).
 TARGETS = {"single_median_ms": 800, "single_p95_ms": 1500, "concurrent_p95_ms": 2000}
@@ -106,12 +108,7 @@ def trimmed_speech(folder: Path, text: str) -> Path:
     voiced = np.nonzero(level >= 32768.0 * 10 ** (SILENCE_DBFS / 20))[0]
     if not len(voiced):
         raise RuntimeError(f"the offline voice produced silence for {text!r}")
-    pcm = pcm[voiced[0] * win : (voiced[-1] + 1) * win]
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(pcm.astype(np.int16).tobytes())
+    write_wav(path, pcm[voiced[0] * win : (voiced[-1] + 1) * win])
     return path
 
 
@@ -281,38 +278,29 @@ def _stored(db: Database, sip_call_id: str) -> dict[str, Any] | None:
         }
 
 
-async def bench(args: argparse.Namespace, instance: Instance, config: Config, db: Database,
-                work: Path) -> dict[str, Any]:  # fmt: skip
-    from pbx.agi.server import RoutingAgi, start_agi_server
+async def bench(args: argparse.Namespace, env: ThrowawayPbx) -> dict[str, Any]:
     from pbx.cli import build_controller, build_conversation_factory
     from pbx.settings import PbxSettings
 
-    pbx = PbxSettings(conversation="voice")
-    factory, _tts = await build_conversation_factory(config, pbx)
-    tenants = TenantService(db)
-    agi = RoutingAgi(tenants)
-    server = await start_agi_server(agi, "127.0.0.1", instance.settings.agi_port)
+    factory, _tts = await build_conversation_factory(env.config, PbxSettings(conversation="voice"))
     # The controller exactly as `centralino serve` builds it, from this config and DB.
     ctx = Context(None)
-    ctx._config, ctx._db = config, db
+    ctx._config, ctx._db = env.config, env.db
     controller = build_controller(ctx, factory)
-    stop = asyncio.Event()
-    task = asyncio.create_task(controller.run(stop))
-    await asyncio.wait_for(controller.ready.wait(), 30)
 
     async def wait_idle() -> None:
         deadline = time.monotonic() + 120
         while controller.sessions and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
 
-    wavs = work / "speech"
-    wavs.mkdir()
-    for turns in CALLS:  # rendered before any call: synthesis is not on the clock
-        for t in turns:
-            await asyncio.to_thread(trimmed_speech, wavs, t)
-    sip = instance.settings.sip_port
+    sip, db = env.instance.settings.sip_port, env.db
     rounds = []
-    try:
+    async with serving(env, controller):
+        wavs = env.work / "speech"
+        wavs.mkdir()
+        for turns in CALLS:  # rendered before any call: synthesis is not on the clock
+            for t in turns:
+                await asyncio.to_thread(trimmed_speech, wavs, t)
         # One warm-up call (not reported): first-use costs (TTS cache, page cache).
         await run_round("warm-up", 1, False, 0, sip, db, wavs, wait_idle)
         if args.calls:
@@ -323,11 +311,6 @@ async def bench(args: argparse.Namespace, instance: Instance, config: Config, db
                 await run_round(f"{args.concurrent} simultaneous", args.concurrent, True,
                                 args.stagger_ms / 1000, sip, db, wavs, wait_idle)
             )  # fmt: skip
-    finally:
-        stop.set()
-        await task
-        server.close()
-        await server.wait_closed()
     return {"rounds": rounds}
 
 
@@ -384,12 +367,9 @@ def verdict(results: dict[str, Any]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.latency")
-    parser.add_argument("--calls", type=int, default=5, help="calls placed one at a time")
-    parser.add_argument("--concurrent", type=int, default=10, help="simultaneous calls (0: skip)")
+    parser = argument_parser("latency")
     parser.add_argument("--stagger-ms", type=int, default=250,
                         help="start of simultaneous call i is delayed by i times this")  # fmt: skip
-    parser.add_argument("--out", type=Path, default=REPO / "bench-results" / "latency.json")
     parser.add_argument("--log", type=Path, help="write the controller's log (INFO) here")
     args = parser.parse_args(argv)
     if args.log:
@@ -399,46 +379,16 @@ def main(argv: list[str] | None = None) -> int:
         )  # fmt: skip
         logging.getLogger("agent.stt").setLevel(logging.DEBUG)  # fast path fallbacks
 
-    prefix = resolve_prefix(AsteriskSettings(), REPO / "var")
-    if str(prefix) != "/" and not (prefix / "usr/sbin/asterisk").exists():
-        print(f"no Asterisk at {prefix}: run scripts/install.sh", file=sys.stderr)
+    prefix = asterisk_prefix()
+    if prefix is None:
         return 1
     if not (MODEL / "model.bin").exists():
         print(f"no Whisper model in {MODEL}: run scripts/install.sh", file=sys.stderr)
         return 1
     load = {"start": [round(x, 2) for x in os.getloadavg()]}
-    with tempfile.TemporaryDirectory(prefix="centralino-bench-latency-") as tmp:
-        work = Path(tmp)
-        settings = throwaway_settings(
-            AsteriskSettings(
-                ari_password=secrets.token_urlsafe(18),
-                ami_secret=secrets.token_urlsafe(18),
-                test_endpoint=True,
-            ),
-            unique_name("latency"),
-        )
-        instance = Instance(settings, Layout.for_instance(prefix, settings.instance, work))
-        instance.install(instance.render())
-        data = {f: getattr(settings, f) for f in settings.__dataclass_fields__ if f != "prefix"}
-        data["prefix"] = str(prefix)
-        config = Config(
-            {
-                "asterisk": data,
-                "paths": {"runtime_dir": str(work)},
-                "stt": {"model_dir": str(MODEL)},
-                "pbx": {"conversation": "voice"},
-            },
-            environ={},
-        )
-        db = Database(f"sqlite:///{work / 'bench.db'}")
-        db.upgrade()
-        TenantService(db).load_file(REPO / "centralino" / "tenants" / "demo.toml")
-        instance.process.start()
-        try:
-            results = asyncio.run(bench(args, instance, config, db, work))
-        finally:
-            instance.remove()
-            db.dispose()
+    extra = {"stt": {"model_dir": str(MODEL)}, "pbx": {"conversation": "voice"}}
+    with throwaway_pbx(prefix, "latency", extra) as env:
+        results = asyncio.run(bench(args, env))
     load["end"] = [round(x, 2) for x in os.getloadavg()]
     results["verdict"] = verdict(results)
     print_table(results, machine_line(), load)

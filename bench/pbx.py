@@ -20,44 +20,39 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import secrets
 import statistics
 import sys
-import tempfile
 import time
-import wave
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bench.machine import machine_info, machine_line
-from centralino.asterisk.instance import Instance, throwaway_settings, unique_name
-from centralino.asterisk.settings import AsteriskSettings, Layout, resolve_prefix
+from bench.throwaway_pbx import (
+    DID,
+    ThrowawayPbx,
+    argument_parser,
+    asterisk_prefix,
+    serving,
+    throwaway_pbx,
+)
 from centralino.calls.models import Call
 from centralino.calls.service import CallStore
-from centralino.config import Config
 from centralino.db.session import Database
 from centralino.simcaller import place_call
+from centralino.simcaller.audio import write_wav
 from centralino.tenants.service import TenantService
-from pbx.agi.server import RoutingAgi, start_agi_server
 from pbx.ari.client import AriClient
 from pbx.calls.greeting import greeting_factory
 from pbx.controller import Controller
 from pbx.settings import ari_settings
 
-REPO = Path(__file__).resolve().parents[1]
-DID = "+390212345678"
-
 
 def caller_wav(path: Path, seconds: float) -> Path:
     t = np.arange(int(seconds * 8000)) / 8000
     pcm = np.sin(2 * np.pi * 300 * t) * (0.55 + 0.45 * np.sin(2 * np.pi * 3 * t)) * 8000
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(pcm.astype(np.int16).tobytes())
+    write_wav(path, pcm.astype(np.int16))
     return path
 
 
@@ -116,13 +111,12 @@ async def run_calls(
     }
 
 
-async def bench(args: argparse.Namespace, instance: Instance, config: Config, db: Database,
-                work: Path) -> dict[str, Any]:  # fmt: skip
+async def bench(args: argparse.Namespace, env: ThrowawayPbx) -> dict[str, Any]:
     from agent.tts.factory import build_tts
     from pbx.calls.greeting import warm_greetings
 
-    tenants = TenantService(db)
-    tts = build_tts(config)
+    tenants = TenantService(env.db)
+    tts = build_tts(env.config)
     # As `centralino serve` does: greetings pre-synthesized into the TTS cache.
     snapshots = [
         {"id": t.id, "slug": t.slug, "name": t.name, "greeting": t.greeting,
@@ -130,77 +124,41 @@ async def bench(args: argparse.Namespace, instance: Instance, config: Config, db
         for t in tenants.all()
     ]  # fmt: skip
     await warm_greetings(tts, snapshots)
-    agi = RoutingAgi(tenants)
-    server = await start_agi_server(agi, "127.0.0.1", instance.settings.agi_port)
     controller = Controller(
-        ari=AriClient(ari_settings(config)),
-        store=CallStore(db),
+        ari=AriClient(ari_settings(env.config)),
+        store=CallStore(env.db),
         tenants=tenants,
         conversation_factory=greeting_factory(tts, listen_s=30),
-        recordings_dir=config.recordings_dir,
+        recordings_dir=env.config.recordings_dir,
     )
-    stop = asyncio.Event()
-    task = asyncio.create_task(controller.run(stop))
-    await asyncio.wait_for(controller.ready.wait(), 30)
-    wav = caller_wav(work / "caller.wav", 2.0)
-    sip = instance.settings.sip_port
+    wav = caller_wav(env.work / "caller.wav", 2.0)
+    sip, db = env.instance.settings.sip_port, env.db
     results: dict[str, Any] = {}
-    try:
+    async with serving(env, controller):
         results["sequential"] = await run_calls(args.calls, False, sip, db, wav)
         results["concurrent"] = await run_calls(args.concurrent, True, sip, db, wav)
         reconnects = []
         for _ in range(args.restarts):
             before = controller.ari.connect_count
-            await asyncio.to_thread(instance.process.restart)
+            await asyncio.to_thread(env.instance.process.restart)
             back = time.monotonic()
             while controller.ari.connect_count <= before:
                 await asyncio.sleep(0.02)
             reconnects.append(time.monotonic() - back)
         results["reconnect_after_restart_s"] = stats(reconnects)
-    finally:
-        stop.set()
-        await task
-        server.close()
-        await server.wait_closed()
     return results
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.pbx")
-    parser.add_argument("--calls", type=int, default=5)
-    parser.add_argument("--concurrent", type=int, default=10)
+    parser = argument_parser("pbx")
     parser.add_argument("--restarts", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=REPO / "bench-results" / "pbx.json")
     args = parser.parse_args(argv)
 
-    prefix = resolve_prefix(AsteriskSettings(), REPO / "var")
-    if str(prefix) != "/" and not (prefix / "usr/sbin/asterisk").exists():
-        print(f"no Asterisk at {prefix}: run scripts/install.sh", file=sys.stderr)
+    prefix = asterisk_prefix()
+    if prefix is None:
         return 1
-    with tempfile.TemporaryDirectory(prefix="centralino-bench-pbx-") as tmp:
-        work = Path(tmp)
-        settings = throwaway_settings(
-            AsteriskSettings(
-                ari_password=secrets.token_urlsafe(18),
-                ami_secret=secrets.token_urlsafe(18),
-                test_endpoint=True,
-            ),
-            unique_name("bench"),
-        )
-        instance = Instance(settings, Layout.for_instance(prefix, settings.instance, work))
-        instance.install(instance.render())
-        data = {f: getattr(settings, f) for f in settings.__dataclass_fields__ if f != "prefix"}
-        data["prefix"] = str(prefix)
-        config = Config({"asterisk": data, "paths": {"runtime_dir": str(work)}}, environ={})
-        db = Database(f"sqlite:///{work / 'bench.db'}")
-        db.upgrade()
-        TenantService(db).load_file(REPO / "centralino" / "tenants" / "demo.toml")
-        instance.process.start()
-        try:
-            results = asyncio.run(bench(args, instance, config, db, work))
-        finally:
-            instance.remove()
-            db.dispose()
+    with throwaway_pbx(prefix, "pbx") as env:
+        results = asyncio.run(bench(args, env))
 
     print(f"\nPBX benchmark on {machine_line()} (Asterisk from {prefix})")
     print(f"{'scenario':<12} {'answered':>9} {'setup p50/max s':>16} "
