@@ -15,83 +15,40 @@ Usage: python -m bench.admin [--calls N] [--backends sqlite,postgres] [--repeat 
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
+import re
 import secrets
-import statistics
-import time
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import create_engine, delete, func, select, text
+from sqlalchemy import delete, select, text
 
 from admin_web.app import create_app
 from admin_web.services import build_services
+from bench.generated_db import (
+    CACHE,
+    TZ,
+    argument_parser,
+    databases,
+    generated_tenant,
+    median_s,
+)
 from bench.machine import machine_info, machine_line
 from centralino.accounts.models import User
 from centralino.calls.models import Call
 from centralino.config import Config
 from centralino.db.session import Database
-from centralino.demo.generate import GenerateSpec, generate
-from centralino.tenants.models import Tenant
-from centralino.tenants.service import TenantService, parse_spec
 
-ROOT = Path(__file__).resolve().parents[1]
-CACHE = ROOT / "var" / "bench"
-RESULTS = ROOT / "bench-results" / "admin.json"
-PG_ADMIN = os.environ.get(
-    "CENTRALINO_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
-TZ = "Europe/Rome"
 PASSWORD = "bench-password-" + secrets.token_hex(4)
 # What a page should take to feel immediate on the office server.
 TARGET_S = 0.5
-
-
-def _prepare(db: Database, calls: int) -> tuple[int, float | None]:
-    db.upgrade()
-    with db.session() as s:
-        tenant = s.scalar(select(Tenant).where(Tenant.slug == "bench-admin"))
-        have = (
-            s.scalar(select(func.count()).select_from(Call).where(Call.tenant_id == tenant.id))
-            if tenant
-            else 0
-        )
-    if tenant is not None and have == calls:
-        return tenant.id, None
-    if tenant is not None:
-        with db.engine.begin() as c:
-            for table in ("leads", "turns", "call_events", "calls"):
-                c.execute(text(f"DELETE FROM {table} WHERE tenant_id = :t"), {"t": tenant.id})
-    tenant_id = TenantService(db).upsert(
-        parse_spec({"slug": "bench-admin", "name": "Bench Immobiliare",
-                    "numbers": ["+390200000002"]})
-    )  # fmt: skip
-    started = time.perf_counter()
-    generate(
-        db,
-        GenerateSpec(tenant_id=tenant_id, calls=calls, end=datetime.now(ZoneInfo(TZ)).date(),
-                     days=365, transcripts=True, did="+390200000002"),
-    )  # fmt: skip
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
-        c.execute(text("ANALYZE"))
-    return tenant_id, time.perf_counter() - started
-
-
-def _median(fn: Any, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+TENANT = {"slug": "bench-admin", "name": "Bench Immobiliare", "numbers": ["+390200000002"]}
 
 
 def run_backend(name: str, db: Database, calls: int, repeat: int) -> dict[str, Any]:
-    tenant_id, gen_s = _prepare(db, calls)
+    did = TENANT["numbers"][0]
+    tenant_id, gen_s = generated_tenant(db, TENANT, calls, transcripts=True, did=did)
     config = Config(
         {"paths": {"runtime_dir": str(CACHE / "runtime")},
          "admin": {"secret_key": secrets.token_hex(32)}},
@@ -104,8 +61,6 @@ def run_backend(name: str, db: Database, calls: int, repeat: int) -> dict[str, A
     services.accounts.create_user(email, "agency_admin", tenant_id, PASSWORD)
     app = create_app(config, services)
     client = app.test_client()
-    import re
-
     token = re.search(r'name="csrf-token" content="([^"]+)"', client.get("/login").text)
     assert token
     r = client.post("/login", data={"email": email, "password": PASSWORD,
@@ -136,7 +91,7 @@ def run_backend(name: str, db: Database, calls: int, repeat: int) -> dict[str, A
         first = client.get(path)
         assert first.status_code == 200, (path, first.status_code)
         sizes[label] = len(first.data)
-        timings[label] = round(_median(lambda p=path: client.get(p).data, repeat), 4)
+        timings[label] = round(median_s(lambda p=path: client.get(p).data, repeat), 4)
     with db.session() as s:
         turns = s.execute(text("SELECT count(*) FROM turns WHERE tenant_id = :t"),
                           {"t": tenant_id}).scalar()  # fmt: skip
@@ -151,45 +106,15 @@ def run_backend(name: str, db: Database, calls: int, repeat: int) -> dict[str, A
     }
 
 
-def _pg_database(calls: int) -> Database | None:
-    name = f"centralino_bench_admin_{calls}"
-    try:
-        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT",
-                              connect_args={"connect_timeout": 3})  # fmt: skip
-        with admin.connect() as c:
-            exists = c.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
-                               {"n": name}).scalar()  # fmt: skip
-            if not exists:
-                c.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-    except Exception as exc:
-        print(f"PostgreSQL not reachable at {PG_ADMIN}: {exc}")
-        return None
-    return Database(PG_ADMIN.rsplit("/", 1)[0] + "/" + name)
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=100_000)
-    parser.add_argument("--backends", default="sqlite,postgres")
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser = argument_parser("admin", calls=100_000, repeat=5,
+                             description=__doc__.splitlines()[0])  # fmt: skip
     args = parser.parse_args(argv)
-    results = []
-    for backend in args.backends.split(","):
-        if backend == "sqlite":
-            CACHE.mkdir(parents=True, exist_ok=True)
-            db: Database | None = Database(f"sqlite:///{CACHE / f'admin-{args.calls}.db'}")
-        elif backend == "postgres":
-            db = _pg_database(args.calls)
-        else:
-            parser.error(f"unknown backend {backend}")
-        if db is None:
-            continue
-        print(f"[{backend}] preparing {args.calls} calls (cached after the first run)...",
-              flush=True)  # fmt: skip
-        results.append(run_backend(backend, db, args.calls, args.repeat))
-        db.dispose()
+    results = [
+        run_backend(backend, db, args.calls, args.repeat)
+        for backend, db in databases(parser, args, f"admin-{args.calls}.db",
+                                     f"centralino_bench_admin_{args.calls}")
+    ]  # fmt: skip
 
     print(f"\nWeb admin pages, {args.calls:,} calls over 12 months, one agency - {machine_line()}")
     for r in results:
