@@ -51,7 +51,8 @@ KNOWN_KEYS = (
 GENERIC_PROPERTY = "appartamento"
 MAX_TEXT_CHARS = 2000
 _NUMBER = re.compile(r"\d|cento|mila|milion")
-# Keys that count as "the caller told us something": a lead, not an abandoned call.
+# Keys that make a summary worth reading back. What makes a lead (something an agent
+# must act on) is wider: see ReceptionistDialogue._caller_left_lead.
 LEAD_DATA_KEYS = ("name", "request_type", "property_type", "zone", "budget_min", "budget_max")
 
 
@@ -103,6 +104,10 @@ class _Progress:
     asks: dict[str, int] = field(default_factory=dict)
     skipped: set[str] = field(default_factory=set)
     extra: dict[str, str] = field(default_factory=dict)  # answers to custom questions
+    # The caller left a message, asked something the agent could not answer, or asked
+    # for a person who was not available: someone must call back.
+    callback_promised: bool = False
+    faq_answered: bool = False  # a caller who got their answer did not abandon the call
 
 
 class ReceptionistDialogue:
@@ -216,16 +221,21 @@ class ReceptionistDialogue:
     def result(self) -> dict[str, Any]:
         if self.transferred:
             outcome = "transferred"
-        elif self._has_lead_data():
+        elif self._caller_left_lead():
             outcome = "lead"
-        elif self.closed_normally:
+        elif self.closed_normally or self.progress.faq_answered:
             outcome = "completed"
         else:
+            # Nothing to act on (silence, a misdial, a robocall): no lead is delivered;
+            # the call log keeps the caller id for a call-back.
             outcome = "abandoned"
+        missing = self._missing()
+        lead = self.lead.as_dict()
+        lead["notes"] = "\n".join(filter(None, [lead["notes"], *self._result_notes(outcome)]))
         return {
             "outcome": outcome,
-            "lead": self.lead.as_dict(),
-            "missing": self._missing(),
+            "lead": lead,
+            "missing": missing,
             "confirmed": self.confirmed,
             "state": str(self.state),
             "transfer_to": self.transfer_number if self.transferred else "",
@@ -276,11 +286,13 @@ class ReceptionistDialogue:
             self.machine.go(State.FAQ)
             if faq is not None:
                 prefix.append(faq.answer)
+                self.progress.faq_answered = True
             elif changed:
                 prefix.append(P.NOTED)
             else:
                 prefix.append(P.OFF_TOPIC)
                 self._note(f"Domanda del cliente: {text}")
+                self.progress.callback_promised = True
             self.machine.go(State.COLLECTING)
             answered = True
         elif Intent.GOODBYE in intents and not changed:
@@ -326,6 +338,7 @@ class ReceptionistDialogue:
             answer = faq.answer if faq else P.OFF_TOPIC
             if faq is None:
                 self._note(f"Domanda del cliente: {text}")
+                self.progress.callback_promised = True
             return self._reply(
                 [*P.split_sentences(answer), P.CONFIRM_AGAIN], provider=provider, llm_ms=llm_ms
             )
@@ -368,6 +381,7 @@ class ReceptionistDialogue:
                 P.split_sentences(P.TRANSFER), Action.TRANSFER, transfer_to=self.transfer_number
             )
         self._note("Il cliente ha chiesto di parlare con un collega")
+        self.progress.callback_promised = True
         if self.state == State.GREETING:
             self.machine.go(State.COLLECTING)
         self.pending = "message"
@@ -375,6 +389,7 @@ class ReceptionistDialogue:
 
     def _take_message(self, text: str, ext: Extraction) -> Reply:
         self._note(f"Messaggio: {text}")
+        self.progress.callback_promised = True
         self._merge(ext, overwrite=False)
         self.pending = None
         if self.state == State.CONFIRMING:
@@ -389,7 +404,7 @@ class ReceptionistDialogue:
         return Reply(["Certo.", *P.split_sentences(self.last_question)])
 
     def _close(self, *, goodbye: bool = False) -> Reply:
-        if self._has_lead_data():
+        if self._caller_left_lead():
             text = P.closing(self.lead, self.agency)
         else:
             text = P.goodbye(self.agency)
@@ -500,6 +515,35 @@ class ReceptionistDialogue:
         return any(getattr(self.lead, k) not in ("", None) for k in LEAD_DATA_KEYS) or bool(
             self.progress.extra
         )
+
+    def _caller_left_lead(self) -> bool:
+        """Anything an agent must act on: a lead field the caller gave, an answer, a
+        message, an unanswered question, a request for a person, a number to call."""
+        return (
+            self._has_lead_data()
+            or bool(self.lead.urgency or self.lead.callback_time)
+            or bool(self.lead.phone and self.lead.phone != self.caller_phone)
+            or self.progress.callback_promised
+        )
+
+    def _result_notes(self, outcome: str) -> list[str]:
+        """What the agency should know about a lead beyond its fields."""
+        notes = []
+        if self.lead.timing:
+            notes.append(f"Tempistica indicata dal cliente: {self.lead.timing}")
+        if outcome == "lead":
+            if self.state != State.ENDED:
+                notes.append(P.HUNG_UP_NOTE)
+            # A valuation is never asked a budget: the agency gives the price.
+            keys = [
+                k
+                for k in self._missing()
+                if not (k == "budget" and self.lead.request_type == "valuation")
+            ]
+            missing = [P.MISSING_LABELS.get(k, k.replace("_", " ")) for k in keys]
+            if missing:
+                notes.append("Dati mancanti: " + ", ".join(missing))
+        return [n for n in notes if n not in self.lead.notes]
 
     def _merge(self, ext: Extraction, *, overwrite: bool) -> list[str]:
         """Apply extracted fields to the lead; returns the question keys that changed."""

@@ -34,6 +34,18 @@ REQUEST_LABELS = {
     "rent_out": "affitto del suo immobile",
     "valuation": "valutazione",
 }
+# Notes for the agency (lead notes), in Italian like everything agents read.
+HUNG_UP_NOTE = "Il cliente ha chiuso la chiamata prima della fine."
+MISSING_LABELS = {
+    "name": "nome",
+    "request_type": "tipo di richiesta",
+    "property_type": "tipo di immobile",
+    "zone": "zona",
+    "budget": "budget",
+    "urgency": "tempistica",
+    "callback_time": "orario per richiamare",
+    "phone": "numero di telefono",
+}
 URGENCY_LABELS = {"high": "con urgenza", "medium": "nei prossimi mesi", "low": "senza fretta"}
 
 # Question texts adapted to a seller/landlord, used only when the tenant kept the default

@@ -121,6 +121,22 @@ _DONT_KNOW = (
     "non ho ancora deciso",
     "non ho deciso",
 )
+_PHATIC = (
+    "pronto",
+    "pronti",
+    "allo",
+    "buongiorno",
+    "buonasera",
+    "salve",
+    "ehi",
+    "mi sente",
+    "mi sentite",
+    "mi senti",
+    "ci sei",
+    "c' e qualcuno",
+    "c' e nessuno",
+    "si",
+)
 _QUESTION_START = re.compile(
     r"^(?:(?:e|ma|senta|scusi|allora|buongiorno|salve)[ ,]+)?"
     r"(quali|quale|qual|quanto|quanti|quanta|quante|come|dove|quando|perche|chi|avete|"
@@ -157,6 +173,7 @@ def detect(folded: str) -> set[Intent]:
         found.add(Intent.GOODBYE)
     if has_phrase(folded, *_DONT_KNOW):
         found.add(Intent.DONT_KNOW)
-    if "?" in folded or _QUESTION_START.search(folded):
+    # "Pronto? Mi sente?" is a caller checking the line, not a question to answer.
+    if ("?" in folded or _QUESTION_START.search(folded)) and not _only(folded, _PHATIC):
         found.add(Intent.QUESTION)
     return found

@@ -15,6 +15,13 @@ transaction: either the lead exists with all its deliveries queued, or nothing
 was written. A second call for the same ``call_id`` returns the existing lead.
 Only structural errors raise :class:`LeadError` (nothing written); a bad field
 value never loses the lead: it is dropped, and kept verbatim in the notes.
+
+What is a lead (:func:`has_caller_data`): a call where the caller gave anything an
+agent can act on — any lead field, an answer, a message — even if they hung up
+half-way (the dialogue lists what is missing in the notes). A call where the caller
+said nothing useful (silence, a misdial, a robocall: outcome ``abandoned``) is not
+a lead: delivering it by WhatsApp/email would only be noise. It stays in the call
+log as an abandoned call, with its caller id, for a call-back.
 """
 
 from __future__ import annotations
@@ -59,6 +66,26 @@ _TEXT_FIELDS = {
     "callback_time": 120,
 }
 CALLER_SPEAKERS = ("caller", "cliente", "user")
+# Fields only the caller can fill; the phone is the caller id by default, so it alone
+# says nothing.
+CALLER_FIELDS = (*(k for k in _TEXT_FIELDS if k != "phone"), "budget_min", "budget_max")
+
+
+def has_caller_data(result: Mapping[str, Any]) -> bool:
+    """True when a call result is a lead to store and deliver (see the module doc).
+
+    The dialogue's ``lead`` outcome always is (it may hold only a message); any other
+    outcome is one only if the caller filled a lead field or answered a question:
+    no lead is ever lost, and no lead is made of a caller id alone.
+    """
+    lead = result.get("lead")
+    if not isinstance(lead, Mapping):
+        return False
+    if result.get("outcome") == "lead":
+        return True
+    return bool(result.get("answers")) or any(
+        lead.get(key) not in (None, "") for key in CALLER_FIELDS
+    )
 
 
 class LeadError(ValueError):
@@ -107,6 +134,12 @@ class LeadService:
         raw = result.get("lead")
         if not isinstance(raw, Mapping):
             raise LeadError("call result has no lead object", "lead")
+        if not has_caller_data(result):
+            raise LeadError(
+                f"the caller left nothing to act on (outcome {result.get('outcome')!r}): "
+                "not a lead; the call log keeps the call",
+                "lead",
+            )
         transcript, caller_lines = _transcript(result.get("transcript"))
         try:
             with self.db.session() as s:

@@ -30,6 +30,7 @@ from agent.conversation import CallContext, Conversation, ConversationFactory
 from centralino.calls.models import Turn
 from centralino.calls.service import CallStart, CallStore
 from centralino.db.base import utcnow
+from centralino.leads.service import has_caller_data
 from centralino.tenants.phone import InvalidPhoneNumber, normalize_e164
 from centralino.tenants.service import TenantService
 from pbx.ari.client import AriClient, AriError
@@ -790,6 +791,22 @@ class CallSession:
         if not isinstance(self.result.get("lead"), dict) or sink is None:
             return
         if self.tenant_id is None:
+            return
+        if not has_caller_data(self.result):
+            # Silence, a misdial, a robocall: no lead to deliver to the agents. The
+            # call row (outcome abandoned, with the caller id) is there for a call-back.
+            log.info(
+                "call %s: no lead, the caller left nothing to act on (outcome %s)",
+                self.call_id,
+                self.result.get("outcome"),
+            )
+            await self._thread(
+                self.deps.store.event,
+                self.call_id,
+                self.tenant_id,
+                "lead_skipped",
+                outcome=str(self.result.get("outcome") or ""),
+            )
             return
         try:
             lead_id = await self._thread(sink, self.tenant_id, self.call_id, self.result)

@@ -194,6 +194,11 @@ def test_intents(text, intent):
         ("vorrei vendere", Intent.QUESTION),
         ("nono piano", Intent.NO),
         ("grazie", Intent.GOODBYE),
+        # A caller checking the line is not asking anything (it would be noted as an
+        # unanswered question and turn a silent call into a lead).
+        ("Pronto? Pronto?", Intent.QUESTION),
+        ("Pronto, mi sente?", Intent.QUESTION),
+        ("C'è qualcuno?", Intent.QUESTION),
     ],
 )
 def test_intents_not_detected(text, intent):
