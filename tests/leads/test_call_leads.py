@@ -132,13 +132,17 @@ async def test_lead_service_refuses_an_abandoned_call(db: Database):
 
 async def test_lead_service_stores_and_delivers_a_partial_lead(db: Database):
     tenant = make_tenant(db, EMAIL)
-    result = await play("Buongiorno, sono Franco Neri, cerco un bilocale in affitto all'Isola")
+    result = await play(
+        "Buongiorno, sono Franco Neri, cerco un bilocale in affitto all'Isola entro l'estate"
+    )
     lead_id = LeadService(db).save_from_call(tenant, None, result)
     with db.session() as s:
         lead = s.get(Lead, lead_id)
         assert lead is not None and lead.name == "Franco Neri" and lead.zone == "Isola"
-        assert lead.phone == CALLER
-        assert "Dati mancanti: budget, tempistica, orario per richiamare" in lead.notes
+        assert lead.phone == CALLER and lead.urgency == "medium"
+        # The caller's own words for when, for the agent who calls back.
+        assert "Tempistica indicata dal cliente: entro l'estate" in lead.notes
+        assert "Dati mancanti: budget, orario per richiamare" in lead.notes
     assert _counts(db) == (1, 1)  # queued for the agents
 
 
