@@ -76,6 +76,11 @@ class Endpointer:
         return self._speech_frames * FRAME_MS if self.in_speech else 0
 
     @property
+    def utterance_ms(self) -> int:
+        """Length of the utterance so far, pre-roll included (0 when not in speech)."""
+        return len(self._frames) * FRAME_MS if self.in_speech else 0
+
+    @property
     def silence_ms(self) -> int:
         """Trailing silence inside the current utterance (0 when not in speech)."""
         return self._silence_run * FRAME_MS if self.in_speech else 0

@@ -18,6 +18,7 @@ from agent.stt.base import STTProvider
 from agent.stt.vad import VADSettings
 from agent.tts.base import TTSProvider
 from agent.voice.pipeline import VoiceConversation, VoiceSettings
+from agent.voice.stt_queue import transcription_queue
 
 
 def make_conversation_factory(
@@ -32,7 +33,12 @@ def make_conversation_factory(
     def dialogue_for(ctx: CallContext) -> Dialogue:
         return make_dialogue(ctx.tenant, ctx.caller_id, ctx.in_business_hours, llm=llm)
 
+    # Every call's transcriptions share one queue in front of the process's Whisper.
+    queue = transcription_queue(stt)
+
     def factory(ctx: CallContext) -> VoiceConversation:
-        return VoiceConversation(dialogue_for, stt, tts, settings=settings, vad=vad)
+        return VoiceConversation(
+            dialogue_for, stt, tts, settings=settings, vad=vad, stt_queue=queue
+        )
 
     return factory

@@ -174,6 +174,33 @@ class ScriptedDialogue:
         return {"outcome": "completed", "heard": [u.text for u in self.heard]}
 
 
+class CountingSTT:
+    """The real Whisper, with a log of what reaches it, in order ("start A", "end A").
+
+    ``hold[label]`` (an asyncio.Event) keeps that job "running" until it is set, so a
+    test decides when the worker frees up instead of racing Whisper's speed."""
+
+    def __init__(self, whisper: WhisperSTT) -> None:
+        self.whisper = whisper
+        self.name = whisper.name
+        self.settings = whisper.settings
+        self.calls: list[float] = []  # audio seconds of each transcription, in order
+        self.log: list[str] = []
+        self.labels: dict[int, str] = {}  # pcm length -> label
+        self.hold: dict[str, asyncio.Event] = {}
+
+    async def transcribe(self, pcm: bytes, prompt: str = "") -> Any:
+        label = self.labels.get(len(pcm), str(len(pcm)))
+        self.calls.append(len(pcm) / 32000)
+        self.log.append(f"start {label}")
+        try:
+            if label in self.hold:
+                await self.hold[label].wait()
+            return await self.whisper.transcribe(pcm, prompt)
+        finally:
+            self.log.append(f"end {label}")
+
+
 MODEL_DIR = Path(STTSettings().model_dir)
 
 
@@ -211,4 +238,5 @@ def fakes() -> Any:
         Caller=FakeCaller,
         Control=FakeControl,
         Dialogue=ScriptedDialogue,
+        CountingSTT=CountingSTT,
     )

@@ -440,3 +440,52 @@ async def test_a_reply_cut_after_it_was_queued_is_recorded_as_interrupted(
     assert 1000 <= reply["data"]["played_ms"] < reply["data"]["audio_ms"], reply["data"]
     assert reply["stt_ms"] is not None and reply["first_audio_ms"] is not None
     assert goodbye["data"]["interrupted"] is False
+
+
+# -- speculative STT: lost bets must not delay the real transcription ------------------
+
+
+async def test_no_speculation_on_a_short_fragment_before_a_pause(
+    fakes, whisper, offline_tts, say_pcm
+):
+    """ "Sì," then a pause, then the rest: the pause after a short fragment starts no
+    speculative transcription (a lost bet on a fragment is the one that falls back to
+    Whisper's 30 s window); the final pause does, and that transcript is used."""
+    from agent.audio import silence
+
+    def trim(pcm: bytes) -> bytes:
+        while pcm and rms_dbfs(pcm[-640:]) < -50:
+            pcm = pcm[:-640]
+        while pcm and rms_dbfs(pcm[:640]) < -50:
+            pcm = pcm[640:]
+        return pcm
+
+    short = trim(await say_pcm("Sì,"))
+    rest = trim(await say_pcm("mi chiamo Mario Bianchi e cerco un bilocale."))
+    dialogue = fakes.Dialogue(["Buongiorno."], turns=1)
+    stt = fakes.CountingSTT(whisper)
+
+    async def script(out, caller, conv):
+        await out.wait_greeting()
+        await caller.say(short + silence(350) + rest)
+        await asyncio.sleep(2)
+
+    call = await run_call(fakes, stt, offline_tts, dialogue, script)
+    words = set(normalize(dialogue.heard[0].text).split())
+    assert {"mario", "bilocale"} <= words, dialogue.heard[0].text
+    # One transcription reached Whisper: the speculative one of the whole answer.
+    assert len(stt.calls) == 1, stt.calls
+    assert call.conv.early_stt_started == 1 and call.conv.early_stt_used == 1
+
+
+def test_speculation_only_on_whispers_fast_path() -> None:
+    from agent.stt.settings import STTSettings
+    from agent.stt.whisper import WhisperSTT
+    from agent.voice.pipeline import fast_path_applies
+
+    # Constructing WhisperSTT loads nothing; only its settings are consulted.
+    assert fast_path_applies(WhisperSTT(STTSettings()), 2.0)
+    assert not fast_path_applies(WhisperSTT(STTSettings(fast_path=False)), 2.0)
+    # Past 30 s - margin Whisper itself uses the 30 s window.
+    assert not fast_path_applies(WhisperSTT(STTSettings(window_margin_s=3.0)), 27.5)
+    assert fast_path_applies(WhisperSTT(STTSettings(window_margin_s=1.0)), 27.5)
