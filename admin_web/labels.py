@@ -49,6 +49,7 @@ LEAD_FIELDS = {
     "budget_min": _l("Budget from"),
     "budget_max": _l("Budget up to"),
     "urgency": _l("Urgency"),
+    "timing": _l("Timing"),  # the caller's words behind the urgency ("entro l'estate")
     "callback_time": _l("Callback time"),
     "notes": _l("Notes"),
 }

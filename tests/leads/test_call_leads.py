@@ -227,3 +227,25 @@ async def test_agents_find_an_abandoned_call_in_the_call_log_not_in_leads(
         assert "Contatti di oggi" in dashboard and CALLER not in dashboard
     finally:
         world.services.close()
+
+
+def test_the_chat_simulator_labels_the_timing_in_italian(sqlite_db: Database, tmp_path: Path):
+    from tests.admin.support import login, make_world
+
+    world = make_world(sqlite_db, tmp_path)
+    try:
+        client = world.app.test_client()
+        token = login(client, world.a.agent_email)
+        base = f"/test-calls/{world.a.tenant_id}/chat"
+        assert '"timing": "Tempistica"' in client.get(base).get_data(as_text=True)
+        headers = {"X-CSRFToken": token}
+        start = client.post(base, data={"hours": "open"}, headers=headers).json
+        assert start is not None
+        r = client.post(
+            f"{base}/{start['session']}",
+            data={"text": "Cerco un bilocale a Brera entro l'estate"},
+            headers=headers,
+        )
+        assert r.json is not None and r.json["lead"]["timing"] == "entro l'estate"
+    finally:
+        world.services.close()
