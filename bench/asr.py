@@ -109,6 +109,12 @@ def normalize(text: str) -> list[str]:
     # "300.000" and "300 mila" are how Whisper writes "trecentomila".
     text = re.sub(r"\b\d{1,3}(?:\.\d{3})+\b", lambda m: m.group().replace(".", ""), text)
     text = re.sub(r"\b(\d+)\s*mila\b", lambda m: str(int(m.group(1)) * 1000), text)
+    # A number read digit by digit ("1234" said "uno, due, tre, quattro") is written
+    # "1, 2, 3, 4" or "5.0.0" by Whisper: three or more single digits in a row are one
+    # digit string, as the transcript writes it (two could be a list: "premi 1, 2 o 3").
+    text = re.sub(
+        r"\b\d(?:(?:[.,]\s?|\s)\d){2,}\b(?![.,]?\d)", lambda m: re.sub(r"\D", "", m.group()), text
+    )
     text = re.sub(r"\d+", lambda m: f" {number_to_italian(int(m.group()))} ", text)
     text = unicodedata.normalize("NFKD", text)
     text = "".join(c for c in text if not unicodedata.combining(c))

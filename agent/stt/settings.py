@@ -39,3 +39,6 @@ class STTSettings:
     # Utterances whose median spectral flatness is above this are line noise, not speech
     # (white noise ~0.56, Italian speech over G.711 ~0.05-0.25): never decoded.
     noise_flatness_max: float = 0.4
+    # Respell Whisper's non-words with an Italian word-frequency list (agent/stt/lexicon.py):
+    # -2 points WER on the Asterisk prompts (docs/speech.md).
+    lexicon_correction: bool = True

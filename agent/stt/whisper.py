@@ -27,12 +27,14 @@ import numpy as np
 
 from agent.stt.base import STTModelError, Transcript
 from agent.stt.hallucinations import is_hallucination
+from agent.stt.lexicon import ItalianLexicon
 from agent.stt.settings import STTSettings
 
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
 FRAMES_PER_SECOND = 100  # Whisper's log-Mel hop is 10 ms
+NON_WORD_PENALTY = 0.3
 REQUIRED_FILES = ("model.bin", "config.json", "tokenizer.json")
 FIX_HINT = (
     "run `make install` (it runs scripts/install.d/20-speech.sh) or set stt.model_dir / "
@@ -96,6 +98,11 @@ class WhisperSTT:
         self.name = f"whisper:{self.settings.model_name}"
         self._model: Any = None
         self._tokenizer: Any = None
+        self.lexicon: ItalianLexicon | None = (
+            ItalianLexicon(language=self.settings.language)
+            if self.settings.lexicon_correction
+            else None
+        )
         self._pool = ThreadPoolExecutor(
             max_workers=max(1, self.settings.workers), thread_name_prefix="whisper"
         )
@@ -133,6 +140,8 @@ class WhisperSTT:
             task="transcribe",
             language=s.language if model.model.is_multilingual else "en",
         )
+        if self.lexicon is not None:
+            self.lexicon.load()
         self._model = model
         self.load_s = time.perf_counter() - started
         log.info("loaded Whisper %s from %s in %.2f s", s.model_name, model_dir, self.load_s)
@@ -199,6 +208,11 @@ class WhisperSTT:
         if dropped:
             log.info("dropped transcript %r: %s", text, dropped)
             text = ""
+        elif text and self.lexicon is not None:
+            corrected = self.lexicon.correct(text, vocabulary=[prompt])
+            if corrected != text:
+                log.debug("lexicon: %r -> %r", text, corrected)
+                text = corrected
         return Transcript(
             text=text,
             confidence=confidence,
@@ -254,11 +268,34 @@ class WhisperSTT:
             return_no_speech_prob=True,
             suppress_blank=True,
             suppress_tokens=list(get_suppressed_tokens(self._tokenizer, [-1]) or []),
+            # The beam's other hypotheses cost nothing extra; the lexicon picks among them.
+            num_hypotheses=beam if self.lexicon is not None else 1,
         )[0]
-        tokens = res.sequences_ids[0]
-        avg_logprob = res.scores[0] * len(tokens) / (len(tokens) + 1) if tokens else None
+        texts = [self._tokenizer.decode(ids) for ids in res.sequences_ids]
+        best = 0
+        if self.lexicon is not None and len(texts) > 1:
+            # Whisper's length-normalised log-prob, minus a penalty per non-word: among
+            # near-equal hypotheses the one spelled in real Italian wins ("acustico"
+            # over "acoustico"). 0.3 nats per non-word, chosen on half of the Asterisk
+            # prompts, -1 point WER on the other half (docs/speech.md).
+            # Only among hypotheses about as long as the top one: a beam that stopped
+            # early ("Premere 1 ... Lei.") has fewer non-words simply by saying less.
+            lexicon = self.lexicon
+            top_words = len(texts[0].split())
+            alike = [
+                k
+                for k in range(len(texts))
+                if len(texts[k].split()) >= min(top_words - 2, 0.8 * top_words)
+            ]
+            best = max(
+                alike,
+                key=lambda k: res.scores[k] - NON_WORD_PENALTY * lexicon.non_words(texts[k]),
+            )
+        tokens = res.sequences_ids[best]
+        score = res.scores[best]
+        avg_logprob = score * len(tokens) / (len(tokens) + 1) if tokens else None
         return {
-            "text": self._tokenizer.decode(tokens),
+            "text": texts[best],
             "avg_logprob": avg_logprob,
             "no_speech_prob": res.no_speech_prob,
         }
