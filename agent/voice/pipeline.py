@@ -226,7 +226,7 @@ class VoiceConversation:
                 "barge_in", agent_turn=self.turns, speech_ms=self.endpointer.speech_ms
             )
         if turn is not None and turn.complete:
-            await self._record_agent_turn()  # else _say records it when it stops
+            await self._record_agent_turn(turn)  # else _say records it when it stops
 
     async def _play(self, out: AudioOut, pcm: bytes) -> float:
         """Queue audio; return its estimated playout start (audio plays in real time)."""
@@ -237,11 +237,13 @@ class VoiceConversation:
         await out.play(pcm)
         return start
 
-    async def _record_agent_turn(self) -> None:
-        """Record the pending agent turn: interrupted or not, and what the caller heard."""
-        turn, self._turn = self._turn, None
-        if turn is None or self._control is None:
+    async def _record_agent_turn(self, only: _AgentTurn | None = None) -> None:
+        """Record the pending agent turn (if it is ``only``, when given): interrupted or
+        not, and what the caller heard of it. Each turn is recorded once."""
+        turn = self._turn
+        if turn is None or self._control is None or (only is not None and turn is not only):
             return
+        self._turn = None
         data = dict(turn.fields.pop("data", None) or {"interrupted": False})
         audio_s = sum(duration for _, _, duration in turn.sentences)
         data["audio_ms"] = round(audio_s * 1000)
@@ -515,8 +517,8 @@ class VoiceConversation:
             "data": {"interrupted": False, "llm_ms": reply.llm_ms, "cached_sentences": cached},
         }
         turn.complete = True
-        if turn.cut_at is not None and self._turn is turn:
-            await self._record_agent_turn()  # cut while it was being queued
+        if turn.cut_at is not None:
+            await self._record_agent_turn(turn)  # cut while it was being queued
 
 
 def fast_path_applies(stt: STTProvider, audio_s: float) -> bool:
