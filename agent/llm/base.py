@@ -10,7 +10,7 @@ model, so providers raise :class:`LLMTimeout` instead of hanging and the
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +39,32 @@ class LLMResult:
     fallbacks: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class TextVerdict:
+    """What the caller of :meth:`agent.llm.chain.FallbackChain.stream_text` says about
+    the text streamed so far: keep reading, stop and use ``text``, or stop and reject."""
+
+    done: bool
+    text: str = ""
+    rejected: str = ""  # why the text is unusable (the rules answer instead)
+
+    @classmethod
+    def more(cls) -> TextVerdict:
+        return cls(False)
+
+    @classmethod
+    def accept(cls, text: str) -> TextVerdict:
+        return cls(True, text=text)
+
+    @classmethod
+    def reject(cls, reason: str) -> TextVerdict:
+        return cls(True, rejected=reason or "rejected")
+
+
+# (text streamed so far, the stream has ended) -> verdict. Must be cheap: it runs per chunk.
+TextCheck = Callable[[str, bool], TextVerdict]
+
+
 class LLMProvider(abc.ABC):
     """Base class for LLM providers (ollama, llama_cpp, rules, the fallback chain)."""
 
@@ -55,9 +81,14 @@ class LLMProvider(abc.ABC):
         """One complete answer. Raises :class:`LLMError` (or a subclass) on failure."""
 
     async def stream(
-        self, messages: Sequence[Message], *, timeout: float | None = None
+        self,
+        messages: Sequence[Message],
+        *,
+        timeout: float | None = None,
+        max_tokens: int | None = None,
     ) -> AsyncIterator[str]:
-        """Text chunks as they are generated. Default: the whole answer at once."""
+        """Text chunks as they are generated (at most ``max_tokens`` when the provider
+        supports a limit). Default: the whole answer at once."""
         result = await self.chat(messages, timeout=timeout)
         yield result.text
 

@@ -54,9 +54,10 @@ class OllamaProvider(LLMProvider):
             host=self.settings.host, timeout=httpx.Timeout(self.settings.timeout_s, connect=2.0)
         )
 
-    def _options(self) -> dict[str, Any]:
+    def _options(self, max_tokens: int | None = None) -> dict[str, Any]:
         s = self.settings
-        return {"temperature": s.temperature, "num_predict": s.num_predict, "num_ctx": s.num_ctx}
+        num_predict = min(max_tokens, s.num_predict) if max_tokens else s.num_predict
+        return {"temperature": s.temperature, "num_predict": num_predict, "num_ctx": s.num_ctx}
 
     def _error(self, exc: BaseException) -> LLMError:
         host, model = self.settings.host, self.settings.model
@@ -103,18 +104,27 @@ class OllamaProvider(LLMProvider):
         return LLMResult(text, data, self.name, elapsed)
 
     async def stream(
-        self, messages: Sequence[Message], *, timeout: float | None = None
+        self,
+        messages: Sequence[Message],
+        *,
+        timeout: float | None = None,
+        max_tokens: int | None = None,
     ) -> AsyncIterator[str]:
-        """Yield text as Ollama generates it; the whole answer must finish within ``timeout``."""
+        """Yield text as Ollama generates it; the whole answer must finish within ``timeout``.
+
+        Closing this generator early (the caller has enough, or its budget ran out)
+        closes the HTTP stream, which makes Ollama stop generating for it.
+        """
         limit = min(timeout, self.settings.timeout_s) if timeout else self.settings.timeout_s
         deadline = time.perf_counter() + limit
+        parts: Any = None
         try:
             parts = await asyncio.wait_for(
                 self._client.chat(
                     model=self.settings.model,
                     messages=_clean(messages),
                     stream=True,
-                    options=self._options(),
+                    options=self._options(max_tokens),
                     keep_alive=self.settings.keep_alive,
                 ),
                 limit,
@@ -134,6 +144,15 @@ class OllamaProvider(LLMProvider):
                     return
         except Exception as exc:
             raise self._error(exc) from exc
+        finally:
+            # The client's stream holds the HTTP response open until it is closed; left to
+            # the garbage collector, Ollama would keep generating for nobody.
+            close = getattr(parts, "aclose", None)
+            if close is not None:
+                try:
+                    await close()
+                except Exception:  # a broken stream must not hide the real outcome
+                    log.debug("closing the ollama stream failed", exc_info=True)
 
     async def models(self) -> list[str]:
         """Model names the server has (``GET /api/tags``)."""

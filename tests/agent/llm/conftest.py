@@ -5,7 +5,10 @@ we use, following https://github.com/ollama/ollama/blob/main/docs/api.md:
 ``POST /api/chat`` (streaming NDJSON chunks ending with ``"done": true``, or one
 JSON object with ``"stream": false``) and ``GET /api/tags``. It records every
 request body so tests can check what the client really sent, and can be told to
-misbehave: sleep, answer invalid JSON, 404 an unknown model, 500.
+misbehave: sleep, stream slowly, answer invalid JSON, 404 an unknown model, 500.
+It notices a client that hangs up while it is still "generating" (``disconnected``),
+which is how the tests know the client stopped waiting rather than the server
+finishing.
 """
 
 from __future__ import annotations
@@ -25,10 +28,16 @@ from aiohttp import web
 class FakeOllama:
     models: list[str] = field(default_factory=lambda: ["qwen2.5:1.5b-instruct"])
     reply: str = "Buongiorno."
+    # The answer to requests with a ``format`` (structured outputs, the extraction);
+    # None: ``reply``. Lets a test give the extraction and a free-text answer their own.
+    structured_reply: str | None = None
     delay_s: float = 0.0  # sleep before answering (a model too slow for the turn)
+    chunk_delay_s: float = 0.0  # sleep between streamed chunks (a model that crawls)
     status: int = 200  # 500 to simulate a server error
     requests: list[dict[str, Any]] = field(default_factory=list)
     cancelled: int = 0  # requests whose client went away while we were sleeping
+    disconnected: int = 0  # requests the client hung up on before the answer was complete
+    completed: int = 0  # requests answered to the end
     url: str = ""
 
     def _stamp(self) -> str:
@@ -43,11 +52,15 @@ class FakeOllama:
         if self.status != 200:
             return web.json_response({"error": "internal error"}, status=self.status)
         try:
-            if self.delay_s:
-                await asyncio.sleep(self.delay_s)
+            if self.delay_s and not await self._sleep(request, self.delay_s):
+                self.disconnected += 1
+                return web.Response(status=499)
         except asyncio.CancelledError:
             self.cancelled += 1
             raise
+        reply = self.reply
+        if body.get("format") and self.structured_reply is not None:
+            reply = self.structured_reply
         final = {
             "model": model,
             "created_at": self._stamp(),
@@ -61,23 +74,51 @@ class FakeOllama:
             "eval_duration": 500_000,
         }
         if body.get("stream", True) is False:
-            return web.json_response(
-                {**final, "message": {"role": "assistant", "content": self.reply}}
-            )
+            self.completed += 1
+            return web.json_response({**final, "message": {"role": "assistant", "content": reply}})
         resp = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
         await resp.prepare(request)
-        for i in range(0, len(self.reply), 4):
-            chunk = {
-                "model": model,
-                "created_at": self._stamp(),
-                "message": {"role": "assistant", "content": self.reply[i : i + 4]},
-                "done": False,
-            }
-            await resp.write((json.dumps(chunk) + "\n").encode())
-        last = {**final, "message": {"role": "assistant", "content": ""}}
-        await resp.write((json.dumps(last) + "\n").encode())
-        await resp.write_eof()
+        try:
+            for i in range(0, len(reply), 4):
+                chunk = {
+                    "model": model,
+                    "created_at": self._stamp(),
+                    "message": {"role": "assistant", "content": reply[i : i + 4]},
+                    "done": False,
+                }
+                await resp.write((json.dumps(chunk) + "\n").encode())
+                if self.chunk_delay_s and not await self._sleep(request, self.chunk_delay_s):
+                    self.disconnected += 1
+                    return resp
+            last = {**final, "message": {"role": "assistant", "content": ""}}
+            await resp.write((json.dumps(last) + "\n").encode())
+            await resp.write_eof()
+        except ConnectionError:
+            self.disconnected += 1
+            return resp
+        self.completed += 1
         return resp
+
+    async def hung_up(self) -> bool:
+        """Whether a client hung up on an unfinished answer (waits up to 3 s for the
+        server to notice: it polls its socket every 10 ms)."""
+        for _ in range(300):
+            if self.disconnected:
+                return True
+            await asyncio.sleep(0.01)
+        return False
+
+    @staticmethod
+    async def _sleep(request: web.Request, seconds: float) -> bool:
+        """Sleep like a busy model; False as soon as the client has hung up."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + seconds
+        while loop.time() < end:
+            transport = request.transport
+            if transport is None or transport.is_closing():
+                return False
+            await asyncio.sleep(min(0.01, max(0.0, end - loop.time())))
+        return True
 
     async def tags(self, request: web.Request) -> web.Response:
         return web.json_response(

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from agent.extraction import EXTRACTION_SCHEMA, Extractor
-from agent.llm.base import LLMError, LLMProvider, LLMResult
+from agent.llm.base import LLMError, LLMProvider, LLMResult, TextVerdict
 from agent.llm.chain import FallbackChain
 from agent.llm.ollama import OllamaProvider, OllamaSettings
 from agent.llm.rules import DEFAULT_TEXT, RulesProvider
@@ -167,3 +167,53 @@ async def test_provider_bugs_never_reach_the_caller():
 def test_budget_must_be_positive():
     with pytest.raises(ValueError):
         FallbackChain([], RulesProvider(), budget_s=0)
+
+
+# -- stream_text: free text judged while it streams (answers the caller will hear) ----
+
+
+ANSWER_MESSAGES = [{"role": "system", "content": "Rispondi."}, {"role": "user", "content": "Ciao"}]
+
+
+async def test_stream_text_stops_reading_once_the_check_has_enough(ollama_server):
+    ollama_server.reply = "Prima frase. Seconda frase. " + "Altro testo. " * 50
+    ollama_server.chunk_delay_s = 0.01
+    seen: list[str] = []
+
+    def check(text: str, final: bool) -> TextVerdict:
+        seen.append(text)
+        if text.count(".") >= 2:
+            return TextVerdict.accept("Prima frase. Seconda frase.")
+        return TextVerdict.more()
+
+    chain = chain_for(ollama_server.url, budget=5)
+    try:
+        result = await chain.stream_text(ANSWER_MESSAGES, check, max_tokens=40)
+    finally:
+        await chain.aclose()
+    assert result.provider == "ollama" and result.text == "Prima frase. Seconda frase."
+    assert len(seen) < len(ollama_server.reply) // 4  # not every chunk was read
+    [req] = ollama_server.requests
+    assert req["stream"] is True and req["options"]["num_predict"] == 40
+    assert await ollama_server.hung_up()  # the rest is never generated for us
+    assert ollama_server.completed == 0
+
+
+async def test_stream_text_rejected_or_incomplete_gives_no_text(ollama_server):
+    ollama_server.reply = "Risposta inventata."
+
+    def reject(text: str, final: bool) -> TextVerdict:
+        return TextVerdict.reject("invented") if final else TextVerdict.more()
+
+    def undecided(text: str, final: bool) -> TextVerdict:
+        return TextVerdict.more()
+
+    chain = chain_for(ollama_server.url, budget=5)
+    try:
+        rejected = await chain.stream_text(ANSWER_MESSAGES, reject)
+        incomplete = await chain.stream_text(ANSWER_MESSAGES, undecided)
+    finally:
+        await chain.aclose()
+    assert (rejected.provider, rejected.text) == ("rules", "")
+    assert rejected.fallbacks == ["ollama: rejected: invented"]
+    assert incomplete.fallbacks == ["ollama: rejected: incomplete answer"]
