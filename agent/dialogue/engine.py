@@ -8,11 +8,17 @@ fills gaps: what the rules understood, or what the caller corrected, wins.
 
 What the agent says is templated Italian (short, phone-friendly, never invented
 prices or availability), so a dead or slow model never changes what the caller
-hears, only how much is understood.
+hears, only how much is understood. The one exception is a caller's question the
+FAQ cannot answer confidently: the LLM may phrase the answer from the agency's
+facts (``agent/dialogue/answers.py``), within the same turn budget and only if
+every checked fact in it is in the agency's data; otherwise the rules reply
+(the FAQ answer or the call-back promise) is spoken. That answer is only spoken:
+it never touches the lead.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import re
@@ -22,6 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.dialogue import phrases as P
+from agent.dialogue.answers import MAX_TOKENS, Grounding, answer_messages, build_grounding
+from agent.dialogue.answers import check_answer as _check_answer
 from agent.dialogue.base import Action, LeadDraft, Reply, Utterance
 from agent.dialogue.faq import FaqMatcher
 from agent.dialogue.prompt import PromptError, render_greeting, render_prompt
@@ -31,7 +39,9 @@ from agent.extraction.extractor import REQUEST_TYPES, URGENCIES
 from agent.extraction.fields import callback_time
 from agent.extraction.text import fold
 from agent.extraction.zones import ZoneMatcher
-from agent.llm.base import LLMProvider, Message
+from agent.llm.base import LLMProvider, LLMResult, Message, TextVerdict
+from agent.llm.chain import FallbackChain
+from agent.llm.rules import RulesProvider
 from centralino.tenants.defaults import DEFAULT_QUESTIONS
 from centralino.tenants.phone import InvalidPhoneNumber, normalize_e164
 
@@ -65,6 +75,9 @@ class DialogueSettings:
     max_confirm_rounds: int = 3
     llm_budget_s: float = 0.6  # per-turn time budget for the LLM
     confirm: bool = True  # read back a summary before closing
+    # With an LLM configured: let it phrase answers to questions the FAQ cannot answer
+    # confidently (grounded in the agency's facts, checked, within the turn budget).
+    llm_answers: bool = True
 
     @classmethod
     def from_tenant(cls, tenant: dict[str, Any]) -> DialogueSettings:
@@ -73,8 +86,17 @@ class DialogueSettings:
         for name, default in cls().__dict__.items():
             if name in raw:
                 value = raw[name]
+                if name in _STRICT_FLAGS and not isinstance(value, bool):
+                    # bool("false") is True: a switch must be a real true/false.
+                    raise ValueError(
+                        f"settings.dialogue.{name} must be true or false, not {value!r}"
+                    )
                 kwargs[name] = type(default)(value)
         return cls(**kwargs)
+
+
+# Flags read strictly (``confirm`` keeps its historical lenient bool() reading).
+_STRICT_FLAGS = frozenset({"llm_answers"})
 
 
 @dataclass
@@ -87,6 +109,10 @@ class Turn:
     provider: str = ""
     action: str = ""
     state: str = ""
+    # Only on turns where the LLM was asked to answer a question: "llm" when its answer
+    # was spoken, else what the rules said ("faq", "callback", "noted"), and why.
+    answered_by: str = ""
+    fallback: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v not in (None, "")}
@@ -134,6 +160,21 @@ class ReceptionistDialogue:
         self.extractor = Extractor(zones)
         self.zones = ZoneMatcher(zones)
         self.faq = FaqMatcher(tenant.get("faq") or [])
+        # Answers phrased by the LLM: off without an LLM or when the tenant says so.
+        self.answerer: FallbackChain | None = None
+        self.grounding: Grounding | None = None
+        if llm is not None and self.settings.llm_answers:
+            self.answerer = (
+                llm
+                if isinstance(llm, FallbackChain)
+                else FallbackChain(
+                    [llm], RulesProvider(self.extractor), budget_s=self.settings.llm_budget_s
+                )
+            )
+            self.grounding = build_grounding(tenant)
+        self._answer_task: asyncio.Task[LLMResult] | None = None
+        self._answer_deadline = 0.0  # loop time by which the answer task must be done
+        self._answer_record: tuple[str, str] | None = None  # (answered_by, fallback)
         self.machine = StateMachine()
         self.lead = LeadDraft()
         self.transcript: list[Turn] = []
@@ -205,6 +246,9 @@ class ReceptionistDialogue:
             log.exception("dialogue failed on %r; asking the caller to repeat", text[:200])
             self._note(f"Errore interno su: {text[:200]}")
             reply = Reply([P.NOT_UNDERSTOOD, *P.split_sentences(self.last_question)])
+        finally:
+            # An answer asked for a question the turn did not end up answering.
+            await self._drop_answer()
         self._record_agent(reply)
         return reply
 
@@ -263,6 +307,8 @@ class ReceptionistDialogue:
             return self._repeat()
         if self.pending == "message":
             return self._take_message(text, ext)
+        # Started before the extraction so both share the turn budget instead of adding up.
+        self._start_answer(text, ext)
         provider, llm_ms = "rules", None
         if self.llm is not None and self._needs_llm(text, ext):
             provider, llm_ms = await self._llm_enrich(text, ext)
@@ -272,7 +318,7 @@ class ReceptionistDialogue:
                 when = callback_time(fold(text))
                 if when is not None:
                     ext.set("callback_time", *when)
-            return self._on_confirm(text, ext, provider, llm_ms)
+            return await self._on_confirm(text, ext, provider, llm_ms)
         if self.state == State.GREETING:
             self.machine.go(State.COLLECTING)
 
@@ -284,7 +330,11 @@ class ReceptionistDialogue:
         if Intent.QUESTION in intents and self.pending not in changed:
             faq = self.faq.match(text)
             self.machine.go(State.FAQ)
-            if faq is not None:
+            answer = await self._llm_answer()
+            if answer is not None and answer.text:
+                prefix.extend(P.split_sentences(answer.text))
+                self.progress.faq_answered = True
+            elif faq is not None:
                 prefix.append(faq.answer)
                 self.progress.faq_answered = True
             elif changed:
@@ -293,6 +343,9 @@ class ReceptionistDialogue:
                 prefix.append(P.OFF_TOPIC)
                 self._note(f"Domanda del cliente: {text}")
                 self.progress.callback_promised = True
+            if answer is not None:
+                by = "faq" if faq is not None else "noted" if changed else "callback"
+                provider, llm_ms = self._answer_turn(answer, by, llm_ms)
             self.machine.go(State.COLLECTING)
             answered = True
         elif Intent.GOODBYE in intents and not changed:
@@ -312,7 +365,9 @@ class ReceptionistDialogue:
             prefix.append(self._ack(changed))
         return self._next(prefix, provider=provider, llm_ms=llm_ms)
 
-    def _on_confirm(self, text: str, ext: Extraction, provider: str, llm_ms: float | None) -> Reply:
+    async def _on_confirm(
+        self, text: str, ext: Extraction, provider: str, llm_ms: float | None
+    ) -> Reply:
         intents = ext.intents
         changed = self._merge(ext, overwrite=True) if ext.fields else []
         if changed:
@@ -335,10 +390,18 @@ class ReceptionistDialogue:
             return self._close()
         if Intent.QUESTION in intents:
             faq = self.faq.match(text)
-            answer = faq.answer if faq else P.OFF_TOPIC
-            if faq is None:
-                self._note(f"Domanda del cliente: {text}")
-                self.progress.callback_promised = True
+            llm_answer = await self._llm_answer()
+            if llm_answer is not None and llm_answer.text:
+                answer = llm_answer.text
+                self.progress.faq_answered = True
+            else:
+                answer = faq.answer if faq else P.OFF_TOPIC
+                if faq is None:
+                    self._note(f"Domanda del cliente: {text}")
+                    self.progress.callback_promised = True
+            if llm_answer is not None:
+                by = "faq" if faq is not None else "callback"
+                provider, llm_ms = self._answer_turn(llm_answer, by, llm_ms)
             return self._reply(
                 [*P.split_sentences(answer), P.CONFIRM_AGAIN], provider=provider, llm_ms=llm_ms
             )
@@ -352,7 +415,7 @@ class ReceptionistDialogue:
         if digits == "0":
             return self._transfer()
         if self.state == State.CONFIRMING and digits in ("1", "2"):
-            return self._on_confirm(
+            return await self._on_confirm(
                 digits, self.extractor.extract("sì" if digits == "1" else "no"), "rules", None
             )
         if self.pending == "phone" and digits.strip("#*").isdigit():
@@ -603,6 +666,8 @@ class ReceptionistDialogue:
 
     def _record_agent(self, reply: Reply) -> None:
         self.last_reply = reply
+        answered_by, fallback = self._answer_record or ("", "")
+        self._answer_record = None
         self.transcript.append(
             Turn(
                 "agent",
@@ -611,6 +676,8 @@ class ReceptionistDialogue:
                 provider=reply.provider,
                 action=str(reply.action),
                 state=str(self.state),
+                answered_by=answered_by,
+                fallback=fallback,
             )
         )
 
@@ -653,6 +720,69 @@ class ReceptionistDialogue:
                 if key not in ext.fields:
                     ext.set(key, value, conf)
         return result.provider or "rules", round(result.elapsed_ms, 1)
+
+    def _start_answer(self, text: str, ext: Extraction) -> None:
+        """Ask the LLM to answer a question the FAQ cannot answer confidently, in the
+        background: the rules go on meanwhile and the turn collects it (or drops it)."""
+        if self.answerer is None or self.grounding is None or Intent.QUESTION not in ext.intents:
+            return
+        if self.state == State.CONFIRMING and (
+            self.pending == "correction" or ext.intents & {Intent.YES, Intent.NO, Intent.GOODBYE}
+        ):
+            return  # the summary's answer wins over the question: no LLM answer is spoken
+        faq = self.faq.match(text)
+        if faq is not None and faq.score >= self.faq.confident:
+            return  # the FAQ answer is read as it is, at once
+        grounding = self.grounding
+
+        def check(streamed: str, final: bool) -> TextVerdict:
+            return _check_answer(streamed, final, grounding)
+
+        loop = asyncio.get_running_loop()
+        self._answer_deadline = loop.time() + self.settings.llm_budget_s
+        self._answer_task = loop.create_task(
+            self.answerer.stream_text(
+                answer_messages(grounding, self.agency, text),
+                check,
+                timeout=self.settings.llm_budget_s,
+                max_tokens=MAX_TOKENS,
+            )
+        )
+
+    async def _llm_answer(self) -> LLMResult | None:
+        """The LLM's answer to this turn's question (empty text: the rules answer);
+        None when it was not asked. Never waits past the turn budget."""
+        task, self._answer_task = self._answer_task, None
+        if task is None:
+            return None
+        try:
+            # The chain keeps the budget itself; this bound only guards against a bug in it.
+            left = self._answer_deadline - asyncio.get_running_loop().time()
+            return await asyncio.wait_for(task, max(0.0, left) + 0.05)
+        except Exception as exc:
+            log.exception("LLM answer failed; the rules answer this question")
+            return LLMResult("", None, "rules", 0.0, [f"{type(exc).__name__}: {exc}"])
+
+    def _answer_turn(
+        self, answer: LLMResult, rules_by: str, llm_ms: float | None
+    ) -> tuple[str, float | None]:
+        """Provider and LLM time of a turn whose question the LLM was asked to answer:
+        the provider whose words are spoken (``rules`` when the rules reply was used)."""
+        spoke = bool(answer.text)
+        reason = "; ".join(answer.fallbacks) if not spoke else ""
+        self._answer_record = ("llm" if spoke else rules_by, reason)
+        if not spoke:
+            log.info("question answered by the rules (%s): %s", rules_by, reason or "-")
+        ms = round(answer.elapsed_ms, 1)
+        return (answer.provider if spoke else "rules"), max(llm_ms or 0.0, ms)
+
+    async def _drop_answer(self) -> None:
+        task, self._answer_task = self._answer_task, None
+        if task is None:
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
 
 
 _EXTRACT_INSTRUCTIONS = (

@@ -58,6 +58,11 @@ class FaqAnswer:
 
 
 class FaqMatcher:
+    # At or above this score a match is certain enough to be read out as it is; below
+    # it (but above ``threshold``) the engine lets an LLM, when there is one, try to
+    # answer from the whole FAQ first and keeps this match as its fallback.
+    confident = 0.75
+
     def __init__(self, faq: list[dict[str, Any]], *, threshold: float = 0.5) -> None:
         self.entries = [
             (str(e.get("question", "")), str(e.get("answer", "")))
