@@ -730,6 +730,9 @@ class ReceptionistDialogue:
             self.pending == "correction" or ext.intents & {Intent.YES, Intent.NO, Intent.GOODBYE}
         ):
             return  # the summary's answer wins over the question: no LLM answer is spoken
+        answered = {"budget" if k.startswith("budget_") else k for k in ext.fields}
+        if self.pending in answered:
+            return  # "Mario Rossi, avete un parcheggio?": the answer to our question wins
         faq = self.faq.match(text)
         if faq is not None and faq.score >= self.faq.confident:
             return  # the FAQ answer is read as it is, at once
@@ -781,8 +784,10 @@ class ReceptionistDialogue:
         if task is None:
             return
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+        # asyncio.wait never raises: a cancellation of this turn itself still propagates.
+        await asyncio.wait([task])
+        if not task.cancelled() and task.exception() is not None:
+            log.debug("dropped LLM answer had failed", exc_info=task.exception())
 
 
 _EXTRACT_INSTRUCTIONS = (

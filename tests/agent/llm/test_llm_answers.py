@@ -170,6 +170,32 @@ async def test_answer_during_the_summary_goes_back_to_the_summary(server):
     assert final.action == Action.HANGUP
 
 
+async def test_answer_not_needed_after_all_is_dropped(server):
+    """The LLM extraction found the answer to the pending question, so this turn is
+    an answer, not a question: the answer still streaming is dropped, never spoken."""
+    server.reply = "L'agenzia si trova in via Roma 1, a Milano, " + "e " * 100
+    server.chunk_delay_s = 0.05
+    async with Caller(server.url) as c:
+        await c.say("Vorrei comprare casa")
+        assert c.d.pending == "name"
+        server.structured_reply = json.dumps({**json.loads(EMPTY_EXTRACTION), "name": "Anna Ferri"})
+        spoken = await c.say("eh, la ferri anna, avete un parcheggio per i clienti?")
+        turn = c.agent_turn()
+    assert c.d.lead.name == "Anna Ferri"
+    assert spoken.sentences[0] == "Piacere, Anna."
+    assert "Roma" not in spoken.text and "answered_by" not in turn
+    assert len(answer_requests(server)) == 1
+    assert await server.hung_up()
+
+
+async def test_rules_answer_to_our_question_wins_without_asking_the_model(server):
+    async with Caller(server.url) as c:
+        await c.say("Vorrei comprare casa")
+        spoken = await c.say("Avete un parcheggio per i clienti? Sono Anna Ferri")
+    assert spoken.sentences[0] == "Piacere, Anna."  # as with the rules alone
+    assert answer_requests(server) == []
+
+
 async def test_confident_faq_answer_never_asks_the_model(server):
     server.reply = "Siamo aperti sempre."
     async with Caller(server.url) as c:
