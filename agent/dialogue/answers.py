@@ -41,7 +41,7 @@ MAX_TOKENS = 96
 MAX_QUESTION_CHARS = 300
 
 ANSWER_INSTRUCTIONS = (
-    "Sei la centralinista virtuale dell'agenzia immobiliare {agency}, al telefono con un "
+    "Sei la centralinista virtuale dell'agenzia {agency}, al telefono con un "
     "cliente. Rispondi alla domanda del cliente in italiano, con una o due frasi brevi, "
     "usando soltanto le informazioni sull'agenzia scritte qui sotto.\n"
     "Regole:\n"

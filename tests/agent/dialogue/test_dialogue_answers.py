@@ -171,7 +171,7 @@ def test_caller_words_are_quoted_data(grounding):
     system, user = answer_messages(grounding, "Immobiliare Demo", 'a\n«b» "c"\td' + "x" * 500)
     assert system["role"] == "system" and user["role"] == "user"
     assert system["content"].startswith(
-        "Sei la centralinista virtuale dell'agenzia immobiliare Immobiliare Demo"
+        "Sei la centralinista virtuale dell'agenzia Immobiliare Demo, al telefono"
     )
     assert system["content"].endswith(grounding.text)
     content = user["content"]
