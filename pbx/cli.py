@@ -10,7 +10,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -25,6 +25,10 @@ from pbx.ari.client import AriClient
 from pbx.calls.greeting import greeting_factory, warm_greetings
 from pbx.controller import Controller
 from pbx.settings import PbxSettings, ari_settings, asterisk_settings, pbx_settings
+
+if TYPE_CHECKING:  # the voice pipeline is imported only by a controller that runs it
+    from agent.stt.vad import VADSettings
+    from agent.voice.pipeline import VoiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +52,16 @@ def _tenant_snapshots(ctx: Context) -> list[dict[str, Any]]:
     ]
 
 
+def voice_settings(config: Config) -> tuple[VoiceSettings, VADSettings]:
+    """``[voice]`` (turn-taking) and ``[vad]`` (endpointing) of the voice conversation.
+
+    Raises ConfigError naming the key (or environment variable) of a bad value."""
+    from agent.stt.vad import VADSettings
+    from agent.voice.pipeline import VoiceSettings
+
+    return config.section("voice", VoiceSettings), config.section("vad", VADSettings)
+
+
 async def build_conversation_factory(
     config: Config, pbx: PbxSettings
 ) -> tuple[ConversationFactory, TTSProvider]:
@@ -56,18 +70,23 @@ async def build_conversation_factory(
     from agent.tts.factory import build_tts
     from agent.tts.usage import TTSUsage
 
-    tts = build_tts(config, usage=TTSUsage())
     if pbx.conversation == "greeting":
+        tts = build_tts(config, usage=TTSUsage())
         return greeting_factory(tts, pbx.listen_s), tts
     from agent.llm.factory import make_llm
     from agent.stt.settings import STTSettings
     from agent.stt.whisper import WhisperSTT
     from agent.voice.factory import make_conversation_factory
 
-    stt = WhisperSTT(config.section("stt", STTSettings))
+    # [voice], [vad] and [stt] are read before Whisper loads: a typo costs no start-up.
+    voice, vad = voice_settings(config)
+    stt_settings = config.section("stt", STTSettings)
+    tts = build_tts(config, usage=TTSUsage())
+    stt = WhisperSTT(stt_settings)
     await stt.start()
     # One LLM chain per process: every call shares its memory of a dead Ollama server.
-    return make_conversation_factory(stt, tts, llm=make_llm(config)), tts
+    factory = make_conversation_factory(stt, tts, llm=make_llm(config), settings=voice, vad=vad)
+    return factory, tts
 
 
 def build_controller(ctx: Context, conversation_factory: ConversationFactory) -> Controller:
@@ -111,6 +130,8 @@ def serve(ctx: Context) -> None:
     # Validate every setting (and secret) before touching anything.
     pbx = pbx_settings(config)
     ari = ari_settings(config)
+    if pbx.conversation == "voice":
+        voice_settings(config)
     ctx.db.upgrade()
 
     async def main(stop: asyncio.Event) -> None:

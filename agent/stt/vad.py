@@ -32,6 +32,36 @@ class VADSettings:
     # Frames quieter than this never count as speech (line hiss fools WebRTC's VAD).
     energy_floor_dbfs: float = -55.0
 
+    def __post_init__(self) -> None:
+        # Checked here so a bad ``[vad]`` value stops the controller at start-up with the
+        # key named (config.section reports it as "[vad]: ..."), not at the first call.
+        if not 0 <= self.aggressiveness <= 3:
+            raise ValueError(f"aggressiveness must be 0..3, got {self.aggressiveness}")
+        for name in ("preroll_ms", "start_voiced_ms", "start_window_ms", "end_silence_ms"):
+            _check_frames(name, getattr(self, name), minimum=0 if name == "preroll_ms" else 1)
+        _check_frames("min_speech_ms", self.min_speech_ms, minimum=0)
+        _check_frames("max_utterance_ms", self.max_utterance_ms, minimum=1)
+        if self.start_voiced_ms > self.start_window_ms:
+            raise ValueError(
+                f"start_voiced_ms ({self.start_voiced_ms}) cannot exceed"
+                f" start_window_ms ({self.start_window_ms}): speech would never start"
+            )
+        if self.max_utterance_ms <= self.end_silence_ms:
+            raise ValueError(
+                f"max_utterance_ms ({self.max_utterance_ms}) must be longer than"
+                f" end_silence_ms ({self.end_silence_ms})"
+            )
+        if not -120.0 <= self.energy_floor_dbfs <= 0.0:
+            raise ValueError(
+                f"energy_floor_dbfs must be between -120 and 0 dBFS, got {self.energy_floor_dbfs}"
+            )
+
+
+def _check_frames(name: str, value: int, minimum: int) -> None:
+    """Durations are counted in 20 ms frames; a negative one is a typo, not a setting."""
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum} ms, got {value}")
+
 
 @dataclass(frozen=True)
 class Segment:
@@ -48,9 +78,7 @@ class Segment:
 
 class Endpointer:
     def __init__(self, settings: VADSettings | None = None) -> None:
-        self.settings = s = settings or VADSettings()
-        if not 0 <= s.aggressiveness <= 3:
-            raise ValueError(f"VAD aggressiveness must be 0..3, got {s.aggressiveness}")
+        self.settings = s = settings or VADSettings()  # validated by VADSettings itself
         self._vad = webrtcvad.Vad(s.aggressiveness)
         self._preroll: collections.deque[bytes] = collections.deque(
             maxlen=max(1, s.preroll_ms // FRAME_MS)

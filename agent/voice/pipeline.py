@@ -67,6 +67,26 @@ class VoiceSettings:
     early_stt_min_speech_ms: int = 600
     closing_phrase: str = "La ringrazio, la richiameremo al più presto. Arrivederci."
 
+    def __post_init__(self) -> None:
+        # A bad ``[voice]`` value must stop the controller at start-up, naming the key
+        # (config.section reports it as "[voice]: ..."), not misbehave in a call.
+        for name in ("barge_in_ms", "ack_after_ms", "early_stt_ms", "early_stt_min_speech_ms"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
+        for name in ("silence_timeout_s", "max_call_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be more than 0 seconds, got {getattr(self, name)}")
+        if self.max_sentence_chars < 20:
+            raise ValueError(
+                f"max_sentence_chars must be at least 20, got {self.max_sentence_chars}"
+            )
+        if any(not p.strip() for p in self.ack_phrases):
+            raise ValueError(
+                f"ack_phrases must not contain empty phrases, got {self.ack_phrases!r}"
+            )
+        if not self.closing_phrase.strip():
+            raise ValueError("closing_phrase must not be empty")
+
 
 @dataclass
 class _Heard:

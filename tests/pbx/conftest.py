@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import wave
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ REPO = Path(__file__).resolve().parents[2]
 DEMO_TENANTS = REPO / "centralino" / "tenants" / "demo.toml"
 DEMO_DID = "+390212345678"
 UNKNOWN_DID = "+390299999999"
+WHISPER_MODEL = REPO / "var" / "models" / "whisper-base"
 
 
 @dataclass
@@ -110,6 +112,17 @@ async def pbx_env(
         await asyncio.wait_for(task, 30)
         server.close()
         await server.wait_closed()
+
+
+@pytest.fixture
+def whisper_model() -> Path:
+    """The Whisper model the voice conversation loads (skipped without it, failed in CI)."""
+    if not (WHISPER_MODEL / "model.bin").exists():
+        reason = f"no Whisper model in {WHISPER_MODEL} (run scripts/install.sh)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return WHISPER_MODEL
 
 
 def error_lines(caplog: pytest.LogCaptureFixture) -> list[str]:

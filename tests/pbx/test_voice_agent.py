@@ -8,7 +8,6 @@ caller turn is stored with the recognised text) and answer (heard at the caller)
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -20,18 +19,6 @@ from pbx.settings import PbxSettings
 from tests.pbx.conftest import DEMO_DID, PbxEnv, error_lines
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.slow]
-
-MODEL = Path("var/models/whisper-base")
-
-
-@pytest.fixture
-def whisper_model() -> Path:
-    if not (MODEL / "model.bin").exists():
-        reason = f"no Whisper model in {MODEL} (run scripts/install.sh)"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return MODEL
 
 
 async def test_the_voice_agent_hears_the_caller_and_answers(
