@@ -86,17 +86,25 @@ class DialogueSettings:
         for name, default in cls().__dict__.items():
             if name in raw:
                 value = raw[name]
-                if name in _STRICT_FLAGS and not isinstance(value, bool):
-                    # bool("false") is True: a switch must be a real true/false.
+                if isinstance(default, bool):
+                    if not isinstance(value, bool):
+                        # bool("false") is True: a switch must be a real true/false.
+                        raise ValueError(
+                            f"settings.dialogue.{name} must be true or false, not {value!r}"
+                        )
+                    kwargs[name] = value
+                    continue
+                try:
+                    kwargs[name] = type(default)(value)
+                except (TypeError, ValueError):
                     raise ValueError(
-                        f"settings.dialogue.{name} must be true or false, not {value!r}"
-                    )
-                kwargs[name] = type(default)(value)
+                        f"settings.dialogue.{name} must be"
+                        f" {_KIND.get(type(default), type(default).__name__)}, not {value!r}"
+                    ) from None
         return cls(**kwargs)
 
 
-# Flags read strictly (``confirm`` keeps its historical lenient bool() reading).
-_STRICT_FLAGS = frozenset({"llm_answers"})
+_KIND = {int: "a whole number", float: "a number", str: "text"}
 
 
 @dataclass

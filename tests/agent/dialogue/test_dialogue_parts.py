@@ -169,3 +169,21 @@ async def test_clock_timestamps_the_transcript(tenant):
 
     await d.handle(Utterance("Mario Rossi"))
     assert [t["t"] for t in d.result()["transcript"]] == [0.0, 3.5, 3.5]
+
+
+@pytest.mark.parametrize(
+    ("dialogue", "message"),
+    [
+        ({"confirm": "false"}, "confirm must be true or false"),  # bool("false") is True
+        ({"confirm": 0}, "confirm must be true or false"),
+        ({"max_confirm_rounds": "tre"}, "max_confirm_rounds must be a whole number"),
+        ({"llm_budget_s": "veloce"}, "llm_budget_s must be a number"),
+    ],
+)
+def test_bad_dialogue_settings_name_the_key(dialogue: dict, message: str) -> None:
+    from agent.dialogue.engine import DialogueSettings
+
+    with pytest.raises(ValueError, match=message):
+        DialogueSettings.from_tenant({"settings": {"dialogue": dialogue}})
+    ok = DialogueSettings.from_tenant({"settings": {"dialogue": {"confirm": False}}})
+    assert ok.confirm is False
