@@ -29,6 +29,7 @@ def lex() -> ItalianLexicon:
         ("Grazie per la sua patienza.", "Grazie per la sua pazienza."),
         ("Vorei comprare un trilocale", "Vorrei comprare un trilocale"),
         ("Il tuo messaggio provisorio", "Il tuo messaggio provvisorio"),
+        ("Chinque!", "Cinque!"),  # alone and capitalised, but not even a name
     ],
 )
 def test_non_words_are_respelled(lex: ItalianLexicon, heard: str, fixed: str) -> None:
