@@ -17,6 +17,7 @@ from centralino.simcaller import place_call
 from pbx.cli import build_conversation_factory
 from pbx.settings import PbxSettings
 from tests.pbx.conftest import DEMO_DID, PbxEnv, error_lines
+from tests.pbx.conftest import whisper_model as whisper_model  # tests/e2e/conftest imports it here
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.slow]
 
