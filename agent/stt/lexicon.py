@@ -14,10 +14,11 @@ absent from written Italian:
 * replace an unknown word with the most frequent word one edit away, when that
   word is far more common (a Zipf margin, so a rare but real word is left alone).
 
-Proper names are protected: a capitalised word inside a sentence is never touched,
-and the tenant's vocabulary (zones, streets, property words: the same text given to
-Whisper as its prompt) counts as known words and as correction targets, so
-"Navilli" becomes "Navigli" but "Breda" is left for the zone matcher.
+Names are protected: a capitalised word is never split or respelled, nor any word
+after "mi chiamo", "sono", "cognome"...; e-mail and web addresses are left whole. The
+tenant's vocabulary (zones, streets, property words: the same text given to Whisper
+as its prompt) counts as known words, and a word one edit from one of them ("Isora",
+"navegli") is left for the zone matcher, which knows the context.
 """
 
 from __future__ import annotations
@@ -90,24 +91,28 @@ class ItalianLexicon:
         if not text.strip():
             return text
         # Tenant words are known and as common as everyday words: a zone is never
-        # "corrected" and is a target for one-edit misspellings of itself.
+        # "corrected", and a word one edit from a zone ("Isora", "navegli") is left for
+        # the zone matcher, which knows the context ("in zona ...") this module does not.
         extra = {w.lower(): 5.0 for v in vocabulary for w in _words(v)}
         parts = _TOKEN.findall(text)
+        frozen = _frozen(parts, extra)
         out = list(parts)
         r = self.rules
+
+        def free(k: int | None) -> bool:
+            return k is not None and _is_word(parts[k]) and k not in frozen
+
         i = 0
         while i < len(parts):
             word = parts[i]
-            if not _is_word(word) or self._protected(parts, i):
+            if not free(i):
                 i += 1
                 continue
             z = self.zipf(word, extra)
             nxt = i + 2 if i + 2 < len(parts) and parts[i + 1] == " " else None
-            if nxt is not None and (not _is_word(parts[nxt]) or self._protected(parts, nxt)):
-                nxt = None
+            nxt = nxt if free(nxt) else None
             prv = i - 2 if i >= 2 and parts[i - 1] == " " and out[i - 2] == parts[i - 2] else None
-            if prv is not None and (not _is_word(parts[prv]) or self._protected(parts, prv)):
-                prv = None
+            prv = prv if free(prv) else None
             if z < r.unknown_below:
                 # "a sterisco": the unknown half and a neighbour make one common word.
                 if nxt is not None and self.zipf(word + parts[nxt], extra) >= r.join_min:
@@ -120,41 +125,33 @@ class ItalianLexicon:
                     out[i - 1] = out[i] = ""
                     i += 1
                     continue
-            if z < r.unknown_below and z == 0.0:
+            # Capitalised words are never split or respelled: surnames are often one
+            # edit from a common word ("Mapelli" / "capelli", "Zonca" / "zona"), and
+            # "Mapelli è il mio cognome" opens a sentence like any other word.
+            if word[0].isupper():
+                i += 1
+                continue
+            if z == 0.0:
                 split = self._best_split(word, extra)
                 if split is not None:
                     out[i] = split
                     i += 1
                     continue
-            # A capitalised word opening a sentence may be a surname given alone
-            # ("Mapelli." is one edit from "capelli"): respell it only when the sentence
-            # runs straight on in lowercase ("Vorei comprare") or when the word is unknown
-            # even as a name (web text has them all: 85 of 85 Lombard surnames tried).
-            respell = (
-                not word[0].isupper() or z == 0.0 or (nxt is not None and parts[nxt][0].islower())
-            )
-            if z < r.edit_max_zipf and len(word) >= r.edit_min_len and respell:
+            if z < r.edit_max_zipf and len(word) >= r.edit_min_len:
                 best = self._best_edit(word, extra)
                 if best is not None and self.zipf(best, extra) >= z + r.edit_margin:
-                    out[i] = best.capitalize() if word[0].isupper() else best
+                    out[i] = best
             i += 1
         return "".join(out)
 
-    def non_words(self, text: str) -> int:
+    def non_words(self, text: str, vocabulary: Iterable[str] = ()) -> int:
         """How many lowercase words of ``text`` are (almost) absent from written Italian."""
+        extra = {w.lower(): 5.0 for v in vocabulary for w in _words(v)}
         return sum(
             1
             for w in _words(text)
-            if not w[0].isupper() and self.zipf(w) < self.rules.unknown_below
+            if not w[0].isupper() and self.zipf(w, extra) < self.rules.unknown_below
         )
-
-    def _protected(self, parts: list[str], i: int) -> bool:
-        """A capitalised word inside a sentence is a name: never touched."""
-        word = parts[i]
-        if not word[0].isupper():
-            return False
-        before = "".join(parts[:i])
-        return bool(before.strip()) and not _SENTENCE_END.search(before)
 
     def _best_split(self, word: str, extra: dict[str, float]) -> str | None:
         best: tuple[float, str] | None = None
@@ -173,6 +170,45 @@ class ItalianLexicon:
             if z > 0 and (best is None or z > best[0]):
                 best = (z, cand)
         return best[1] if best else None
+
+
+# Words after which a caller gives a name: never respelled even in lowercase
+# ("mi chiamo mapelli").
+_NAME_CUES = frozenset({"chiamo", "sono", "cognome", "nome", "signor", "signora", "sig"})
+
+
+def _frozen(parts: list[str], extra: dict[str, float]) -> set[int]:
+    """Indexes of tokens the rules must not touch.
+
+    * names: a capitalised word inside a sentence, any word after a name cue;
+    * tenant words and words one edit from one (left for the zone matcher);
+    * e-mail and web addresses: a run without spaces holding "@" or a dot between
+      letters ("mariorossi@libero.it", "casamilano.it").
+    """
+    frozen: set[int] = set()
+    start = 0
+    for k in range(len(parts) + 1):
+        if k == len(parts) or any(c.isspace() for c in parts[k]):
+            chunk = "".join(parts[start:k])
+            if "@" in chunk or re.search(r"[^\W\d_]\.[^\W\d_]", chunk):
+                frozen.update(range(start, k))
+            start = k + 1
+    previous = ""
+    for k, token in enumerate(parts):
+        if not _is_word(token):
+            continue
+        lower = token.lower()
+        before = "".join(parts[:k])
+        inside_sentence = bool(before.strip()) and not _SENTENCE_END.search(before)
+        if (
+            (token[0].isupper() and inside_sentence)
+            or previous in _NAME_CUES
+            or lower in extra
+            or (extra and any(e in extra for e in _edits1(lower)))
+        ):
+            frozen.add(k)
+        previous = lower
+    return frozen
 
 
 def _is_word(token: str) -> bool:

@@ -282,14 +282,14 @@ class WhisperSTT:
             # early ("Premere 1 ... Lei.") has fewer non-words simply by saying less.
             lexicon = self.lexicon
             top_words = len(texts[0].split())
-            alike = [
-                k
-                for k in range(len(texts))
-                if len(texts[k].split()) >= min(top_words - 2, 0.8 * top_words)
-            ]
+            # At least one word: an empty hypothesis never replaces a heard answer.
+            min_words = max(1.0, min(top_words - 2, 0.8 * top_words))
+            alike = [k for k in range(len(texts)) if len(texts[k].split()) >= min_words] or [0]
             best = max(
                 alike,
-                key=lambda k: res.scores[k] - NON_WORD_PENALTY * lexicon.non_words(texts[k]),
+                key=lambda k: (
+                    res.scores[k] - NON_WORD_PENALTY * lexicon.non_words(texts[k], [prompt])
+                ),
             )
         tokens = res.sequences_ids[best]
         score = res.scores[best]
