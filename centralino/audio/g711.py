@@ -62,9 +62,24 @@ _ALAW_DECODE = _build_alaw_decode()
 
 
 def ulaw_encode(pcm: npt.ArrayLike) -> bytes:
-    """Encode signed 16-bit linear samples to µ-law bytes (one byte per sample)."""
-    samples = np.asarray(pcm, dtype=np.int16).astype(np.int32) + 32768
-    return bytes(_ULAW_ENCODE[samples].tobytes())
+    """Encode signed 16-bit linear samples to µ-law bytes (one byte per sample).
+
+    Samples beyond the int16 range (a mix or a gain stage that overshoots, int32 or
+    float arrays) are clipped to it, as a DAC would: casting would wrap 40000 into a
+    loud negative sample. Floats are truncated toward zero, like the int16 cast.
+    """
+    x = np.asarray(pcm)
+    if x.dtype == np.int16:  # the media path: already in range, nothing to check
+        samples = x.astype(np.int32)
+    elif x.dtype.kind in "iub":
+        samples = np.clip(x, -32768, 32767).astype(np.int32)
+    elif x.dtype.kind == "f":
+        if not np.all(np.isfinite(x)):
+            raise ValueError("ulaw_encode: samples must be finite numbers (got NaN or inf)")
+        samples = np.clip(x, -32768, 32767).astype(np.int32)
+    else:
+        raise TypeError(f"ulaw_encode: samples must be numbers, got dtype {x.dtype}")
+    return bytes(_ULAW_ENCODE[samples + 32768].tobytes())
 
 
 def ulaw_decode(data: bytes) -> Int16Array:

@@ -12,6 +12,7 @@ negative decision edges: a sign-magnitude encoder is symmetric instead).
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from centralino.audio.g711 import ULAW_SILENCE, alaw_decode, ulaw_decode, ulaw_encode
 
@@ -100,3 +101,29 @@ def test_ulaw_roundtrip_error_is_within_the_quantisation_step() -> None:
     codes = np.arange(256, dtype=np.uint8)
     back = np.frombuffer(ulaw_encode(ulaw_decode(codes.tobytes())), dtype=np.uint8)
     assert np.all((back == codes) | (codes == 0x7F))
+
+
+def test_ulaw_encoder_clips_samples_beyond_int16_at_both_ends() -> None:
+    # A wider array must clip like a DAC, not wrap: 40000 is full positive scale (the
+    # code of 32767), not the negative sample 40000 - 65536.
+    top, bottom = ulaw_encode(np.array([32767, -32768], dtype=np.int16))
+    wide = np.array([40000, 32768, (1 << 31) - 1, -40000, -32769, -(1 << 31)], dtype=np.int64)
+    assert list(ulaw_encode(wide)) == [top] * 3 + [bottom] * 3
+    assert list(ulaw_encode(np.array([40000, -40000], dtype=np.int32))) == [top, bottom]
+    assert list(ulaw_encode(np.array([65535], dtype=np.uint16))) == [top]
+    # Python ints and floats (ArrayLike) too; floats truncate toward zero like the cast.
+    assert list(ulaw_encode([40000, -40000, 0])) == [top, bottom, ULAW_SILENCE]
+    assert list(ulaw_encode([1e9, -1e9])) == [top, bottom]
+    assert ulaw_encode([123.9, -123.9]) == ulaw_encode(np.array([123, -123], dtype=np.int16))
+    # In-range samples of any dtype encode exactly as int16 ones.
+    x = np.arange(-32768, 32768, 7)
+    assert ulaw_encode(x) == ulaw_encode(x.astype(np.int16))
+
+
+def test_ulaw_encoder_refuses_samples_that_are_not_numbers() -> None:
+    with pytest.raises(ValueError, match="finite"):
+        ulaw_encode(np.array([0.0, np.nan]))
+    with pytest.raises(ValueError, match="finite"):
+        ulaw_encode([np.inf])
+    with pytest.raises(TypeError, match="numbers"):
+        ulaw_encode(["loud"])
