@@ -141,7 +141,14 @@ class WhisperSTT:
             language=s.language if model.model.is_multilingual else "en",
         )
         if self.lexicon is not None:
-            self.lexicon.load()
+            try:
+                self.lexicon.load()
+            except ImportError as exc:
+                raise STTModelError(
+                    f"the Italian word list for transcript correction is missing ({exc}):"
+                    " run `make install` (pip installs wordfreq) or set"
+                    " [stt] lexicon_correction = false"
+                ) from exc
         self._model = model
         self.load_s = time.perf_counter() - started
         log.info("loaded Whisper %s from %s in %.2f s", s.model_name, model_dir, self.load_s)
