@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from agent.extraction.extractor import Extractor
+from agent.extraction.text import fold
 from agent.extraction.zones import ZoneMatcher
 
 ZONES = ["Navigli", "Porta Romana", "Città Studi", "Brera", "Isola", "Lambrate", "Centro Storico"]
@@ -189,3 +190,92 @@ def test_extractor_reads_a_misheard_zone_with_the_other_fields():
     )
     assert found.fields["zone"] == "Brera" and found.fields["name"] == "Chiara Ferri"
     assert found.fields["property_type"] == "bilocale" and found.fields["budget_max"] == 320_000
+
+
+# --- a real word or place is not a slip (review of 2026-12-05) ---------------------
+
+# Short zone names of a tenant outside Milan's centre: each is one letter from an
+# everyday word or a city ("ottica", "Lecce", "turno", "affari", "Imola", "Breda"...).
+SHORT_ZONES = ["Ortica", "Lecco", "Turro", "Affori", "Isola", "Brera", "Navigli"]
+
+# The provincial capitals of Italy: a source of place names independent of the code.
+ITALIAN_CITIES = str.split(
+    """
+    Agrigento Alessandria Ancona Aosta Arezzo Ascoli Asti Avellino Bari Barletta Belluno
+    Benevento Bergamo Biella Bologna Bolzano Brescia Brindisi Cagliari Caltanissetta
+    Campobasso Carbonia Caserta Catania Catanzaro Chieti Como Cosenza Cremona Crotone
+    Cuneo Enna Fermo Ferrara Firenze Foggia Forli Frosinone Genova Gorizia Grosseto
+    Imperia Isernia Aquila Spezia Latina Lecce Lecco Livorno Lodi Lucca Macerata Mantova
+    Massa Matera Messina Milano Modena Monza Napoli Novara Nuoro Oristano Padova Palermo
+    Parma Pavia Perugia Pesaro Pescara Piacenza Pisa Pistoia Pordenone Potenza Prato
+    Ragusa Ravenna Reggio Rieti Rimini Roma Rovigo Salerno Sassari Savona Siena Siracusa
+    Sondrio Taranto Teramo Terni Torino Trapani Trento Treviso Trieste Udine Varese
+    Venezia Verbania Vercelli Verona Vibo Vicenza Viterbo Imola Faenza Cesena Carpi
+    Sesto Rho Legnano Busto Gallarate Saronno Vigevano Voghera Crema Chiari Desio Seregno
+    """
+)
+
+
+def _independent_words() -> list[str]:
+    import wordfreq
+
+    # The 20,000 most frequent words of written Italian, nothing chosen by hand.
+    return [*wordfreq.top_n_list("it", 20_000), *ITALIAN_CITIES]
+
+
+def _names_the_zone(word: str, zone: str) -> bool:
+    """``word`` is the zone itself: "dell'isola", or the singular "naviglio"."""
+    folded = fold(word).replace("'", " ").split()
+    return fold(zone) in folded or (zone, folded) == ("Navigli", ["naviglio"])
+
+
+@pytest.fixture(scope="module")
+def short() -> ZoneMatcher:
+    return ZoneMatcher(SHORT_ZONES)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "cerco una casa in ottica di investimento",
+        "abito a Lecce",
+        "a turno",
+        "sono in affari",
+        "vivo a Imola",
+    ],
+)
+def test_a_real_word_near_a_short_zone_is_not_that_zone(short, text):
+    assert short.find(text) is None
+    assert short.find(text, expecting=True) is None
+
+
+def test_the_demo_zone_isola_is_not_imola(demo):
+    assert demo.find("vivo a Imola") is None
+    assert demo.find("Imola", expecting=True) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "zone"),
+    [
+        ("a Breda", "Brera"),
+        ("a Brena", "Brera"),
+        ("all'Isora", "Isola"),
+        ("a Prera", "Brera"),
+        ("ai Navili", "Navigli"),
+        ("a Lambrete", "Lambrate"),
+        ("a Bicoca", "Bicocca"),
+    ],
+)
+def test_real_asr_slips_still_match_on_any_tenant(text, zone):
+    found = ZoneMatcher([*SHORT_ZONES, "Lambrate", "Bicocca"]).find(text)
+    assert found is not None and found.zone == zone and found.listed, found
+
+
+@pytest.mark.parametrize("template", ["a {}", "{}"])
+def test_frequent_italian_words_and_cities_never_match_a_short_zone(short, template):
+    wrong = {}
+    for word in _independent_words():
+        found = short.find(template.format(word), expecting=True)
+        if found is not None and found.listed and not _names_the_zone(word, found.zone):
+            wrong[word] = found.zone
+    assert wrong == {}
