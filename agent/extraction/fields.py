@@ -253,13 +253,17 @@ _MONTHS = (
     "gennaio|febbraio|marzo|aprile|maggio|giugno|luglio|agosto|settembre|ottobre|novembre|dicembre"
 )
 _SEASONS = "estate|primavera|autunno|inverno"
-# Prepositions that look forward: "a settembre" is as often the past ("è morta a
-# settembre") as the future, so "a"/"in" + month only count as the answer to the
-# urgency question.
+# Prepositions that look forward. "a settembre" is as often the past ("è morta a
+# settembre") as the future, and so is "da settembre" ("siamo in affitto da settembre"):
+# "a"/"in"/"da" + a month, a season or a feast only count as the answer to the urgency
+# question.
 _FORWARD = (
-    r"(?:entro|per|da|dall'|verso|a partire da|a partire dall'|prima di|prima del"
-    r"|prima dell'|fino a|fino all'|dopo|dopo l'|dal)"
+    r"(?:entro|per|verso|a partire da|a partire dal|a partire dall'|prima di|prima del"
+    r"|prima dell'|fino a|fino all'|dopo|dopo l')"
 )
+# "l'estate scorsa", "il settembre passato", "a settembre dell'anno scorso": the past.
+_PAST_AFTER = re.compile(r" ?(?:(?:del|dell'|dello) ?(?:anno )?)?(?:scors|passat)")
+_WEEKDAYS = "lunedi|martedi|mercoledi|giovedi|venerdi|sabato|domenica"
 # Named points in time, in the caller's words: (pattern, level).
 _POINTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(p), level)
@@ -268,6 +272,7 @@ _POINTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\b(?:entro |per |a )?(?:il|la) prossim[oa] (?:mese|settimana)\b", "high"),
         (r"\b(?:entro )?(?:la )?fine (?:del )?mese\b", "high"),
         (r"\b(?:entro )?(?:questo mese|questa settimana)\b", "high"),
+        (rf"\bentro (?:oggi|stasera|domani|dopodomani|{_WEEKDAYS})\b", "high"),
         (r"\b(?:entro )?(?:la )?fine (?:dell' )?anno\b", "medium"),
         (r"\bentro (?:l' |quest' )anno\b", "medium"),
         (
@@ -277,7 +282,7 @@ _POINTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         ),
         (rf"\b{_FORWARD}\s*(?:(?:fine|inizio|meta) )?(?:{_MONTHS})\b", "medium"),
         (
-            r"\b(?:entro|per|prima di|dopo|a|verso|da) (?:natale|pasqua|capodanno|ferragosto)\b",
+            r"\b(?:entro|per|prima di|dopo|verso) (?:natale|pasqua|capodanno|ferragosto)\b",
             "medium",
         ),
         (r"\b(?:l' |il )?(?:anno prossimo|prossimo anno)\b", "low"),
@@ -332,7 +337,8 @@ _LOW = (
     "nessuna urgenza",
 )
 # "non ho nessuna fretta", "non c'è tutta questa urgenza".
-_NEGATED = re.compile(r"\bnon (?:\S+ ){0,3}(?:fretta|urgente|urgenza)\b")
+# Within the clause only: "non posso aspettare, è urgente" is urgent.
+_NEGATED = re.compile(r"\bnon (?:[^\s,.;:!?]+ ){0,3}(?:fretta|urgente|urgenza)\b")
 _ASKED_LOW = ("ho tempo", "abbiamo tempo", "c' e tempo")
 _MEDIUM = (
     "prossimi mesi",
@@ -395,6 +401,8 @@ def timing(folded: str, *, expecting: bool = False, horizons: bool = True) -> Ti
                 concrete.append((m.start(), m.end(), level))
         for pattern, level in _POINTS:
             for m in pattern.finditer(folded):
+                if _PAST_AFTER.match(folded, m.end()):
+                    continue
                 if not _CALL_WORD.search(folded[: m.start()]):
                     concrete.append((m.start(), m.end(), level))
     # "non ho fretta" contains "ho fretta": a negated form beats what it contains.
@@ -411,9 +419,11 @@ def timing(folded: str, *, expecting: bool = False, horizons: bool = True) -> Ti
     if expecting and not concrete and not vague:
         asked = [(s, e, "low") for s, e in _phrases(folded, _ASKED_LOW)]
         bare = re.search(
-            rf"\b(?:(?:a|ad|in|nell') )?(?:{_MONTHS}|{_SEASONS}|natale|pasqua)\b", folded
+            rf"\b(?:(?:a|ad|in|nell'|da|dal|dall') ?)?(?:(?:l'|la|il) )?"
+            rf"(?:{_MONTHS}|{_SEASONS}|natale|pasqua)\b",
+            folded,
         )
-        if bare:
+        if bare and not _PAST_AFTER.match(folded, bare.end()):
             asked.append((bare.start(), bare.end(), "medium"))
     if concrete:
         level, conf = min(concrete)[2], 0.85

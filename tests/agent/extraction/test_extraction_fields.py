@@ -251,7 +251,8 @@ def test_more_landlord_and_urgency_phrases():
         ("ci serve per settembre", "medium", "per settembre"),
         ("prima dell'estate", "medium", "prima dell'estate"),
         ("entro Natale", "medium", "entro Natale"),
-        ("Da settembre, quindi nei prossimi mesi.", "medium", "da settembre"),
+        # "da settembre" alone may be the past ("in affitto da settembre"): the horizon
+        ("Da settembre, quindi nei prossimi mesi.", "medium", "nei prossimi mesi"),
         # later, or no hurry: low
         ("Non ho fretta, prima devo trovare un'altra casa.", "low", "non ho fretta"),
         ("non abbiamo nessuna fretta", "low", "non abbiamo nessuna fretta"),
@@ -312,3 +313,62 @@ def test_a_zone_named_studio_is_not_a_studio_flat():
 
 def test_stiamo_cercando_is_a_purchase():
     assert f.request_type(fold("stiamo cercando un attico ai Navigli")) == ("buy", 0.7)
+
+
+# --- review of 2026-12-05: negation scope, the past, "entro domani" ----------------
+
+
+def test_a_negation_stops_at_punctuation():
+    # "non" belongs to "posso aspettare"; what follows the comma is urgent.
+    fields = Extractor([]).extract("Non posso aspettare, è urgente").fields
+    assert (fields.get("urgency"), fields.get("timing")) == ("high", "urgente")
+    # Within one clause a negation still reaches its word.
+    assert f.urgency(fold("non ho davvero nessuna fretta")) == ("low", 0.9)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "siamo in affitto da settembre",
+        "dall'estate scorsa cerchiamo casa",
+        "prima dell'estate scorsa",
+        "l'ho comprata a Natale",
+        "ci siamo trasferiti dal settembre passato",
+    ],
+)
+def test_past_times_are_not_a_timing(text):
+    fields = Extractor(["Brera"]).extract(text).fields
+    assert "urgency" not in fields and "timing" not in fields, fields
+    assert f.timing(fold(text)) is None
+
+
+@pytest.mark.parametrize(
+    "text", ["dall'estate scorsa", "prima dell'estate scorsa", "a settembre dell'anno passato"]
+)
+def test_a_past_time_is_no_answer_to_the_urgency_question_either(text):
+    fields = Extractor([]).extract(text, expecting="urgency").fields
+    assert "urgency" not in fields and "timing" not in fields, fields
+
+
+@pytest.mark.parametrize(
+    ("text", "urgency", "timing"),
+    [
+        ("entro domani", "high", "entro domani"),
+        ("mi serve una risposta entro lunedì", "high", "entro lunedì"),
+        ("a partire da settembre", "medium", "a partire da settembre"),
+        ("per l'estate prossima", "medium", "per l'estate prossima"),
+    ],
+)
+def test_more_forward_times(text, urgency, timing):
+    fields = Extractor([]).extract(text).fields
+    assert (fields.get("urgency"), fields.get("timing")) == (urgency, timing)
+
+
+@pytest.mark.parametrize(
+    ("text", "timing"),
+    [("Da settembre.", "da settembre"), ("A Natale.", "a Natale"), ("Dall'estate.", "dall'estate")],
+)
+def test_da_and_a_count_only_as_the_answer_to_the_urgency_question(text, timing):
+    assert "urgency" not in Extractor([]).extract(text).fields
+    fields = Extractor([]).extract(text, expecting="urgency").fields
+    assert (fields.get("urgency"), fields.get("timing")) == ("medium", timing)
