@@ -13,7 +13,12 @@ rules reply is spoken instead. What is judged (see docs/dialogue.md):
 - every number (digits or words), price word, address, phone number, e-mail or
   web address and capitalised name in it is in the facts: a model that invents
   a price, a street or a zone is not heard;
-- it shares at least one word with the facts (a joke or a poem does not);
+- it shares at least one word with the facts (a joke or a poem does not), and at
+  least 70 % of its content words come from the facts or the caller's question;
+- it claims no availability or stock ("disponibile", "subito", "abbiamo case..."),
+  no opinion ("truffa", "conviene") and denies nothing ("non", "nessuno", "mai")
+  unless the facts say the same; the days and parts of the day it says the agency
+  is open or closed agree with the business hours (and the FAQ);
 - it does not decline ("NON_SO", "la farò richiamare": the rules' own call-back
   promise is used, so the question is noted for the agency) and does not talk
   about its instructions.
@@ -74,7 +79,7 @@ _ITALIAN_WORDS = (
     "dalle in nel nello nella nei negli nelle con su sul sulla sui per tra fra e ed che "
     "non un una uno al allo alla ai agli alle si ci anche ma o siamo sono abbiamo "
     "possiamo puo nostro nostra nostri nostre lei sua suo sue suoi sempre solo mattina "
-    "pomeriggio zona zone certo"
+    "pomeriggio zona zone certo dell dall nell sull coll quell"
 )
 _ITALIAN = frozenset(_ITALIAN_WORDS.split())
 _ENGLISH_WORDS = (
@@ -130,6 +135,74 @@ _DECLINES = (
 )
 
 
+_FAQ_LABEL = "  - "
+# Claims a model makes up most easily without a number or a name. Each is only
+# spoken when the facts say the same.
+# Stock and availability: "abbiamo appartamenti disponibili subito".
+_AVAILABILITY = (
+    re.compile(r"disponibil"),
+    re.compile(r"\bsubito\b"),
+    re.compile(r"\bimmediat"),
+    re.compile(r"\bin (?:vendita|affitto)\b"),
+    re.compile(
+        r"\babbiamo\b.*\b(?:appartament|cas[ae]\b|immobil|vill[ae]\b|bilocal|trilocal|"
+        r"monolocal|quadrilocal|attic|loft|box\b|negoz|uffic|propriet|annunc|offert|soluzion)"
+    ),
+)
+_NEGATION = re.compile(r"\b(?:no|non|nessun[oa]?|mai|niente|nulla|neanche|nemmeno|neppure)\b")
+# Opinions and advice about property or places ("una truffa", "le conviene").
+_JUDGMENTS = (
+    "truff",
+    "fregatur",
+    "convien",
+    "consigl",
+    "miglior",
+    "peggi",
+    "ottim",
+    "pessim",
+    "affar",
+    "occasion",
+    "pericol",
+    "rischi",
+    "bellissim",
+    "brutt",
+    "cattiv",
+    "evit",
+    "costos",
+    "economic",
+    "raccomand",
+)
+# Neutral words an answer may phrase the facts with ("seguiamo Lambrate", "ci trova in
+# via Roma"); they state nothing on their own. Opening words are judged by the days.
+_PHRASING_WORDS = (
+    "seguiamo serviamo copriamo lavoriamo operiamo trova trovarci agenzia sede ufficio "
+    "aperti aperto aperta aperte chiusi chiuso chiusa chiuse orari orario giorni "
+    "quartiere quartieri servite serviti servita mezza mezzo mezzogiorno purtroppo"
+)
+_PHRASING = frozenset(_PHRASING_WORDS.split())
+# Share of an answer's content words that must come from the facts or the question.
+MIN_GROUNDED_SHARE = 0.7
+_DAY_WORDS = {fold(label): i for i, (_, label) in enumerate(_DAYS)}
+_DAY = re.compile(
+    r"\b(lunedi|martedi|mercoledi|giovedi|venerdi|sabat[oi]|domenic(?:a|he)|festiv[io]|"
+    r"weekend|fine settimana|tutti i giorni|ogni giorno|tutta la settimana)\b"
+)
+_DAY_NAME = r"(lunedi|martedi|mercoledi|giovedi|venerdi|sabato|domenica)"
+_DAY_RANGE = re.compile(
+    r"\bda(?:l|lla)?\s+" + _DAY_NAME + r"\s+(?:a|al|alla|fino al|fino alla)\s+" + _DAY_NAME + r"\b"
+)
+_PART = re.compile(r"\b(mattin[aoe]|pomerigg(?:io|i)|ser[ae]|serale|serata)\b")
+# Minutes of the day each part covers; "aperti la sera" is false for an agency that
+# closes at 19:00.
+_PART_WINDOWS = {
+    "mattina": (0, 13 * 60),
+    "pomeriggio": (13 * 60, 19 * 60),
+    "sera": (19 * 60, 24 * 60),
+}
+_OPEN = re.compile(r"\b(?:apert|apriamo|riceviamo|lavoriamo)")
+_CLOSED = re.compile(r"\b(?:chius|chiudiamo|riposo)")
+
+
 @dataclass(frozen=True)
 class Grounding:
     """The agency's facts as shown to the model, and what the checks compare against."""
@@ -141,6 +214,18 @@ class Grounding:
     numbers: frozenset[float]  # every number value (digits and words)
     digit_runs: tuple[str, ...]  # phone-like digit sequences
     name_words: frozenset[str]  # the agency's name: not evidence of a grounded answer
+    # Stems of every content word shown to the model, our labels included ("zone di
+    # pregio"): what most of an answer's words must come from.
+    vocab: frozenset[str] = frozenset()
+    # Folded day names ("lunedi") the facts say are open / closed all day, and the
+    # (day, part of the day) pairs they say are open / closed ("sabato", "pomeriggio").
+    open_days: frozenset[str] = frozenset()
+    closed_days: frozenset[str] = frozenset()
+    open_parts: frozenset[tuple[str, str]] = frozenset()
+    closed_parts: frozenset[tuple[str, str]] = frozenset()
+    # The facts' lines that deny something ("Parcheggio?: No, non abbiamo parcheggio."),
+    # folded: a negative answer must repeat one of them.
+    negations: tuple[str, ...] = ()
 
 
 def _hours(business_hours: Any) -> str:
@@ -204,7 +289,7 @@ def _facts(tenant: dict[str, Any]) -> list[tuple[str, str]]:
     faq = [(q, a) for q, a in faq if q and a]
     if faq:
         lines.append(("- Domande frequenti:", ""))
-        lines.extend(("  - ", f"{q}: {a}") for q, a in faq)
+        lines.extend((_FAQ_LABEL, f"{q}: {a}") for q, a in faq)
     return lines
 
 
@@ -233,6 +318,20 @@ def build_grounding(tenant: dict[str, Any]) -> Grounding:
     # Our labels ("Zone servite", "Orari di apertura") are no evidence of a grounded
     # answer: only the agency's own words count.
     values = re.findall(r"[a-z]+", fold(" ".join(value for _, value in facts)))
+    open_days, closed_days, open_parts, closed_parts = _calendar(tenant.get("business_hours"))
+    # What the agency wrote in its own words (the FAQ) about days counts too.
+    for label, value in facts:
+        if label != _FAQ_LABEL:
+            continue
+        for days, parts, is_open in _day_claims(fold(value)) or []:
+            for day in days:
+                if not parts:
+                    (open_days if is_open else closed_days).add(day)
+                for part in parts:
+                    (open_parts if is_open else closed_parts).add((day, part))
+    negations = tuple(
+        fold(value) for _, value in facts if _NEGATION.search(fold(value)) is not None
+    )
     return Grounding(
         text=text,
         folded=folded,
@@ -241,7 +340,45 @@ def build_grounding(tenant: dict[str, Any]) -> Grounding:
         numbers=frozenset(_number_values(text)),
         digit_runs=tuple(re.sub(r"\D", "", m) for m in _PHONE.findall(text)),
         name_words=frozenset(re.findall(r"[a-z]+", fold(str(tenant.get("name") or "")))),
+        vocab=frozenset(_stem(w) for w in _content_words(folded_words)),
+        open_days=frozenset(open_days),
+        closed_days=frozenset(closed_days),
+        open_parts=frozenset(open_parts),
+        closed_parts=frozenset(closed_parts),
+        negations=negations,
     )
+
+
+def _minutes(hhmm: str) -> int | None:
+    m = re.fullmatch(r"(\d{1,2}):(\d{2})", hhmm.strip())
+    return int(m.group(1)) * 60 + int(m.group(2)) if m else None
+
+
+def _calendar(
+    business_hours: Any,
+) -> tuple[set[str], set[str], set[tuple[str, str]], set[tuple[str, str]]]:
+    """Open/closed days and parts of days from the tenant's business hours."""
+    open_days: set[str] = set()
+    closed_days: set[str] = set()
+    open_parts: set[tuple[str, str]] = set()
+    closed_parts: set[tuple[str, str]] = set()
+    if not isinstance(business_hours, dict):
+        return open_days, closed_days, open_parts, closed_parts
+    for key, label in _DAYS:
+        if key not in business_hours:
+            continue  # not stated: neither open nor closed
+        day = fold(label)
+        spans = []
+        for span in business_hours.get(key) or []:
+            if isinstance(span, list | tuple) and len(span) == 2:
+                start, end = _minutes(str(span[0])), _minutes(str(span[1]))
+                if start is not None and end is not None and start < end:
+                    spans.append((start, end))
+        (open_days if spans else closed_days).add(day)
+        for part, (lo, hi) in _PART_WINDOWS.items():
+            overlaps = any(start < hi and end > lo for start, end in spans)
+            (open_parts if overlaps else closed_parts).add((day, part))
+    return open_days, closed_days, open_parts, closed_parts
 
 
 def answer_messages(grounding: Grounding, agency: str, question: str) -> list[Message]:
@@ -352,6 +489,145 @@ def _grounded(text: str, g: Grounding) -> bool:
     return any(_stem(w) in g.stems for w in content)
 
 
+def _days(clause: str) -> set[str]:
+    """Folded day names a clause speaks of, ranges expanded ("dal lunedi al venerdi")."""
+    names = [fold(label) for _, label in _DAYS]
+    days: set[str] = set()
+    for m in _DAY_RANGE.finditer(clause):
+        i, j = _DAY_WORDS[m.group(1)], _DAY_WORDS[m.group(2)]
+        days.update(names[(i + k) % 7] for k in range((j - i) % 7 + 1))
+    for m in _DAY.finditer(clause):
+        word = m.group(1)
+        if word in _DAY_WORDS:
+            days.add(word)
+        elif word.startswith("sabat"):
+            days.add("sabato")
+        elif word.startswith("domenic"):
+            days.add("domenica")
+        elif word.startswith("festiv"):
+            days.add("festivi")  # only ever stated by the agency's own FAQ
+        elif word in ("weekend", "fine settimana"):
+            days.update(("sabato", "domenica"))
+        else:
+            days.update(names)  # "tutti i giorni"
+    return days
+
+
+def _parts(clause: str) -> set[str]:
+    out = set()
+    for m in _PART.finditer(clause):
+        word = m.group(1)
+        out.add(
+            "mattina"
+            if word.startswith("mattin")
+            else "pomeriggio"
+            if word.startswith("pom")
+            else "sera"
+        )
+    return out
+
+
+def _day_claims(folded: str) -> list[tuple[frozenset[str], frozenset[str], bool]] | None:
+    """(days, parts of the day, open?) stated by a folded text; None when a sentence
+    mixes open and closed days in a way these rules cannot pair up."""
+    claims = []
+    for sentence in re.split(r"[.!?;\n]+", folded):
+        if not _DAY.search(sentence) and not _PART.search(sentence):
+            continue
+        opened, closed = _OPEN.search(sentence), _CLOSED.search(sentence)
+        if opened and closed:
+            # "aperti dal lunedi al venerdi, il sabato chiusi": each clause its own.
+            clauses = re.split(r"[,:]|\bma\b|\bmentre\b|\binvece\b", sentence)
+        else:
+            clauses = [sentence]
+        for clause in clauses:
+            days, parts = _days(clause), _parts(clause)
+            if not days and not parts:
+                continue
+            if len(clauses) > 1:
+                if bool(_OPEN.search(clause)) == bool(_CLOSED.search(clause)):
+                    return None
+                is_open = _OPEN.search(clause) is not None
+            else:
+                is_open = not closed
+            if _NEGATION.search(clause):
+                is_open = not is_open  # "non siamo aperti la domenica"
+            if not days and not (opened or closed):
+                continue  # "una visita di mattina": no opening claim
+            claims.append((frozenset(days or {"*"}), frozenset(parts), is_open))
+    return claims
+
+
+def _calendar_claim(text: str, g: Grounding) -> str:
+    """Why an answer's opening days/times contradict the facts ("" when they do not)."""
+    claims = _day_claims(fold(text))
+    if claims is None:
+        return "opening days not clear"
+    for days, parts, is_open in claims:
+        state = "open" if is_open else "closed"
+        part_facts = g.open_parts if is_open else g.closed_parts
+        if "*" in days:
+            # "Siamo aperti anche la sera": true of at least one day.
+            if not all(any(p == q for _, q in part_facts) for p in parts):
+                return f"says it is {state} in the {'/'.join(sorted(parts))}, not in the facts"
+            continue
+        for day in sorted(days):
+            if parts:
+                ok = all((day, p) in part_facts for p in parts)
+            elif is_open:
+                ok = day in g.open_days or any(d == day for d, _ in g.open_parts)
+            else:
+                ok = day in g.closed_days
+            if not ok:
+                when = " ".join([day, *sorted(parts)])
+                return f"says {when} is {state}, not in the agency facts"
+    return ""
+
+
+def _stems_of(folded: str) -> set[str]:
+    return {_stem(w) for w in _content_words(re.findall(r"[a-z]+", folded)) if w not in _PHRASING}
+
+
+def _claims(text: str, g: Grounding, question: str) -> str:
+    """Why an answer states what the facts do not: availability, a denial, a day the
+    agency is not open, an opinion, or mostly words of its own ("" when none)."""
+    folded = fold(text)
+    for pattern in _AVAILABILITY:
+        m = pattern.search(folded)
+        if m and not pattern.search(g.folded):
+            return f"availability {m.group(0)!r} not in the agency facts"
+    for stem in _JUDGMENTS:
+        m = re.search(r"\b" + stem + r"[a-z]*", folded)
+        if m and not re.search(r"\b" + stem, g.folded):
+            return f"judgment {m.group(0)!r} not in the agency facts"
+    for sentence in _sentences(folded):
+        m = _NEGATION.search(sentence)
+        if m is None:
+            continue
+        said = _stems_of(sentence)
+        # The same denial must be in one line of the facts ("Parcheggio?: No.").
+        if not said or not any(said <= _stems_of(line) for line in g.negations):
+            return f"negation {m.group(0)!r} not in the agency facts"
+    reason = _calendar_claim(text, g)
+    if reason:
+        return reason
+    tokens = tokenize(text)
+    number_words = {
+        t for a in find_amounts(tokens) for t in tokens[a.start : a.end] if not t[:1].isdigit()
+    }
+    content = [
+        w
+        for w in _content_words(re.findall(r"[a-z]+", folded))
+        if w not in _PHRASING and w not in _COURTESY and w not in number_words
+    ]
+    if content:
+        asked = _stems_of(fold(question))
+        unknown = [w for w in content if _stem(w) not in g.vocab and _stem(w) not in asked]
+        if len(content) - len(unknown) < MIN_GROUNDED_SHARE * len(content):
+            return f"words not in the agency facts: {' '.join(unknown)!r}"
+    return ""
+
+
 def _declines(text: str) -> str:
     folded = fold(text) + " "
     for phrase in _DECLINES:
@@ -360,8 +636,10 @@ def _declines(text: str) -> str:
     return ""
 
 
-def final_check(text: str, g: Grounding) -> TextVerdict:
-    """The complete answer: accepted (cleaned, at most two sentences) or rejected."""
+def final_check(text: str, g: Grounding, question: str = "") -> TextVerdict:
+    """The complete answer: accepted (cleaned, at most two sentences) or rejected.
+
+    ``question`` is the caller's question: an answer may repeat its words."""
     cleaned = _clean(text)
     if not cleaned:
         return TextVerdict.reject("empty")
@@ -388,17 +666,20 @@ def final_check(text: str, g: Grounding) -> TextVerdict:
         return TextVerdict.reject(reason)
     if not _grounded(answer, g):
         return TextVerdict.reject("says nothing from the agency facts")
+    reason = _claims(answer, g, question)
+    if reason:
+        return TextVerdict.reject(reason)
     return TextVerdict.accept(answer)
 
 
-def check_answer(text: str, final: bool, g: Grounding) -> TextVerdict:
+def check_answer(text: str, final: bool, g: Grounding, question: str = "") -> TextVerdict:
     """Judge a streamed answer: more, accept (stop reading) or reject (stop, use the rules).
 
     While streaming only what cannot change with more text is judged (complete
     words), so a number is never judged on half its digits.
     """
     if final:
-        return final_check(text, g)
+        return final_check(text, g, question)
     stripped = text.strip()
     if stripped.upper().startswith(DECLINE):
         return TextVerdict.reject("declined")
@@ -409,7 +690,7 @@ def check_answer(text: str, final: bool, g: Grounding) -> TextVerdict:
     if len([s for s in _sentences(stripped) if s]) > MAX_SENTENCES:
         # Two sentences are complete and a third has begun: that is all we will say.
         head = " ".join(_sentences(stripped)[:MAX_SENTENCES])
-        return final_check(head, g)
+        return final_check(head, g, question)
     settled = _settled(stripped)
     if settled:
         reason = _unfounded(settled, g)

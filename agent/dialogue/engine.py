@@ -77,7 +77,9 @@ class DialogueSettings:
     confirm: bool = True  # read back a summary before closing
     # With an LLM configured: let it phrase answers to questions the FAQ cannot answer
     # confidently (grounded in the agency's facts, checked, within the turn budget).
-    llm_answers: bool = True
+    # Opt-in per tenant: no real model has been measured against the checks, and on a
+    # CPU-only server every such question would wait the whole budget for nothing.
+    llm_answers: bool = False
 
     @classmethod
     def from_tenant(cls, tenant: dict[str, Any]) -> DialogueSettings:
@@ -747,7 +749,7 @@ class ReceptionistDialogue:
         grounding = self.grounding
 
         def check(streamed: str, final: bool) -> TextVerdict:
-            return _check_answer(streamed, final, grounding)
+            return _check_answer(streamed, final, grounding, text)
 
         loop = asyncio.get_running_loop()
         self._answer_deadline = loop.time() + self.settings.llm_budget_s
@@ -770,6 +772,10 @@ class ReceptionistDialogue:
             # The chain keeps the budget itself; this bound only guards against a bug in it.
             left = self._answer_deadline - asyncio.get_running_loop().time()
             return await asyncio.wait_for(task, max(0.0, left) + 0.05)
+        except TimeoutError:
+            # A slow model is an expected fallback, not a bug: no stack trace.
+            log.info("LLM answer timed out; the rules answer this question")
+            return LLMResult("", None, "rules", 0.0, ["timeout"])
         except Exception as exc:
             log.exception("LLM answer failed; the rules answer this question")
             return LLMResult("", None, "rules", 0.0, [f"{type(exc).__name__}: {exc}"])

@@ -38,6 +38,7 @@ def grounding(demo):
         *demo["faq"],
         {"question": "dove si trova l'agenzia", "answer": "Siamo in via Roma 1, a Milano."},
         {"question": "la valutazione è gratuita?", "answer": "Sì, la valutazione è gratuita."},
+        {"question": "avete un parcheggio?", "answer": "No, non abbiamo un parcheggio."},
     ]
     t["holidays"] = ["2026-12-25"]
     return build_grounding(t)
@@ -92,6 +93,9 @@ def test_broken_tenant_data_is_left_out():
         "Il 25/12/2026 l'agenzia è chiusa.",
         "La domenica siamo chiusi.",
         "Certo. Brera e Centro Storico sono le nostre zone di pregio.",
+        "Il sabato pomeriggio siamo chiusi.",
+        "Dal lunedì al venerdì siamo aperti, la domenica siamo chiusi.",
+        "Purtroppo non abbiamo un parcheggio.",  # the FAQ says so
     ],
 )
 def test_grounded_answers_are_accepted(grounding, answer):
@@ -129,6 +133,22 @@ def test_grounded_answers_are_accepted(grounding, answer):
         ("Perché il pomodoro arrossisce? Perché vede l'insalata.", "asks the caller a question"),
         ("Vuole un appuntamento?", "only a question"),
         ("Ahoy! Sono un pirata di mare.", "says nothing from the agency facts"),
+        # Claims without a number or a name (review of 2026-12-05): one fact word in
+        # them ("Brera", "lunedì") used to be enough.
+        ("Non serviamo la zona Brera.", "negation 'non'"),
+        ("Il lunedì siamo chiusi tutto il giorno.", "says lunedi is closed"),
+        ("Siamo aperti anche la domenica mattina.", "says domenica mattina is open"),
+        ("Certo, in zona Brera abbiamo appartamenti disponibili subito.", "availability"),
+        ("Le case in zona Brera sono una truffa, non compratele.", "judgment 'truffa'"),
+        ("Abbiamo diverse case in zona Navigli.", "availability 'abbiamo diverse case'"),
+        ("A Brera ci sono immobili subito abitabili.", "availability 'subito'"),
+        ("Il sabato pomeriggio siamo aperti.", "says sabato pomeriggio is open"),
+        ("Siamo aperti tutti i giorni.", "says domenica is open"),
+        ("Siamo aperti anche la sera.", "open in the sera"),
+        ("Nessun problema, seguiamo anche la zona Brera.", "negation 'nessun'"),
+        ("Non seguiamo la zona Isola.", "negation 'non'"),
+        ("Lambrate è una zona molto tranquilla e verde.", "'molto tranquilla verde'"),
+        ("Brera le conviene più di Isola.", "judgment 'conviene'"),
         ("", "empty"),
         ("  **  ", "empty"),
         ("Le zone servite sono " + "molte e belle, " * 12 + "davvero.", "too long"),
@@ -138,6 +158,16 @@ def test_unfounded_or_unusable_answers_are_rejected(grounding, answer, reason):
     verdict = final_check(answer, grounding)
     assert verdict.done and verdict.text == ""
     assert reason in verdict.rejected
+
+
+def test_answer_may_use_the_callers_words(grounding):
+    answer = "Sì, la valutazione dell'appartamento è gratuita."
+    # "appartamento" is not in the facts: a third of the words are the model's own...
+    assert "'appartamento'" in final_check(answer, grounding).rejected
+    # ...unless the caller said it.
+    question = "Fate la valutazione di un appartamento?"
+    assert final_check(answer, grounding, question).text == answer
+    assert check_answer(answer, True, grounding, question).text == answer
 
 
 def test_answer_is_cleaned_and_cut_to_two_sentences(grounding):

@@ -16,8 +16,10 @@ answer, or the call-back promise with the question in the notes.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -56,7 +58,8 @@ TENANT: dict[str, Any] = {
     "business_hours": DEFAULT_BUSINESS_HOURS,
     "holidays": ["2026-12-25"],
     "timezone": "Europe/Rome",
-    "settings": {"dialogue": {"llm_budget_s": BUDGET}},
+    # LLM answers are opt-in (default off): these tests are about them.
+    "settings": {"dialogue": {"llm_budget_s": BUDGET, "llm_answers": True}},
 }
 CALLER = "+393331112222"
 NAME_QUESTION = "Posso sapere il suo nome e cognome?"
@@ -354,6 +357,20 @@ async def test_tenant_can_turn_llm_answers_off(server):
         make_dialogue(tenant(llm_answers="no"), CALLER, True)
 
 
+async def test_llm_answers_are_off_unless_the_tenant_turns_them_on(server):
+    # No real model has been measured against the checks: a tenant opts in knowingly.
+    server.reply = "L'agenzia si trova in via Roma 1, a Milano."
+    t = tenant()
+    del t["settings"]["dialogue"]["llm_answers"]
+    async with Caller(server.url, t) as c:
+        assert c.d.answerer is None
+        spoken = await c.say(PARKING)
+        turn = c.agent_turn()
+    assert spoken.sentences == [OFF_TOPIC, NAME_QUESTION]
+    assert answer_requests(server) == []
+    assert "answered_by" not in turn and "fallback" not in turn
+
+
 async def test_no_llm_no_answer_path():
     async with Caller(None) as c:
         assert c.d.answerer is None
@@ -361,3 +378,25 @@ async def test_no_llm_no_answer_path():
         turn = c.agent_turn()
     assert spoken.sentences == [OFF_TOPIC, NAME_QUESTION] and spoken.provider == "rules"
     assert "answered_by" not in turn and "fallback" not in turn
+
+
+class _OverrunningChain(FallbackChain):
+    """A chain that ignores its own budget (the bug the engine's bound guards against)."""
+
+    async def stream_text(self, *args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(30)
+        raise AssertionError("the engine should have stopped waiting")
+
+
+async def test_answer_timeout_is_a_quiet_fallback(caplog):
+    chain = _OverrunningChain([RulesProvider()], RulesProvider(), budget_s=0.05)
+    d = make_dialogue(tenant(llm_budget_s=0.05), CALLER, True, llm=chain)
+    await d.start()
+    with caplog.at_level(logging.INFO, logger="agent.dialogue.engine"):
+        spoken = await d.handle(Utterance(PARKING))
+    turn = d.transcript[-1].as_dict()
+    assert spoken.sentences == [OFF_TOPIC, NAME_QUESTION]
+    assert turn["answered_by"] == "callback" and turn["fallback"] == "timeout"
+    [record] = [r for r in caplog.records if "timed out" in r.getMessage()]
+    assert record.levelno == logging.INFO and record.exc_info is None
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
