@@ -27,6 +27,7 @@ from pbx.controller import Controller
 from pbx.settings import PbxSettings, ari_settings, asterisk_settings, pbx_settings
 
 if TYPE_CHECKING:  # the voice pipeline is imported only by a controller that runs it
+    from agent.stt.settings import STTSettings
     from agent.stt.vad import VADSettings
     from agent.voice.pipeline import VoiceSettings
 
@@ -62,6 +63,15 @@ def voice_settings(config: Config) -> tuple[VoiceSettings, VADSettings]:
     return config.section("voice", VoiceSettings), config.section("vad", VADSettings)
 
 
+def stt_settings(config: Config) -> STTSettings:
+    """``[stt]`` (Whisper) of the voice conversation.
+
+    Raises ConfigError naming the key (or environment variable) of a bad value."""
+    from agent.stt.settings import STTSettings
+
+    return config.section("stt", STTSettings)
+
+
 async def build_conversation_factory(
     config: Config, pbx: PbxSettings
 ) -> tuple[ConversationFactory, TTSProvider]:
@@ -74,15 +84,14 @@ async def build_conversation_factory(
         tts = build_tts(config, usage=TTSUsage())
         return greeting_factory(tts, pbx.listen_s), tts
     from agent.llm.factory import make_llm
-    from agent.stt.settings import STTSettings
     from agent.stt.whisper import WhisperSTT
     from agent.voice.factory import make_conversation_factory
 
     # [voice], [vad] and [stt] are read before Whisper loads: a typo costs no start-up.
     voice, vad = voice_settings(config)
-    stt_settings = config.section("stt", STTSettings)
+    stt_config = stt_settings(config)
     tts = build_tts(config, usage=TTSUsage())
-    stt = WhisperSTT(stt_settings)
+    stt = WhisperSTT(stt_config)
     await stt.start()
     # One LLM chain per process: every call shares its memory of a dead Ollama server.
     factory = make_conversation_factory(stt, tts, llm=make_llm(config), settings=voice, vad=vad)
@@ -132,6 +141,7 @@ def serve(ctx: Context) -> None:
     ari = ari_settings(config)
     if pbx.conversation == "voice":
         voice_settings(config)
+        stt_settings(config)
     ctx.db.upgrade()
 
     async def main(stop: asyncio.Event) -> None:

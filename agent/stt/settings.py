@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 # scripts/install.d/20-speech.sh assembles the model under the checkout's var/models;
 # resolve it from here so the controller finds it whatever its working directory.
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "var" / "models" / "whisper-base"
+
+DEVICES = ("cpu", "cuda", "auto")
+# CTranslate2's compute types (ctranslate2.get_supported_compute_types lists the ones a
+# device really has; that needs the device, so only the names are checked here).
+COMPUTE_TYPES = (
+    "default",
+    "auto",
+    "int8",
+    "int8_float32",
+    "int8_float16",
+    "int8_bfloat16",
+    "int16",
+    "float16",
+    "bfloat16",
+    "float32",
+)
 
 
 @dataclass(frozen=True)
@@ -42,3 +59,42 @@ class STTSettings:
     # Respell Whisper's non-words with an Italian word-frequency list (agent/stt/lexicon.py):
     # -2 points WER on the Asterisk prompts (docs/speech.md).
     lexicon_correction: bool = True
+
+    def __post_init__(self) -> None:
+        # A bad ``[stt]`` value must stop the controller at start-up, naming the key
+        # (config.section reports it as "[stt]: ..."), before the model loads and not
+        # as a silently broken recogniser (beam 0, a worker pool of none, a threshold
+        # that drops every transcript).
+        if self.device not in DEVICES:
+            raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        if self.compute_type not in COMPUTE_TYPES:
+            raise ValueError(
+                f"compute_type must be one of {', '.join(COMPUTE_TYPES)}, got {self.compute_type!r}"
+            )
+        if not self.language.strip():
+            raise ValueError('language must not be empty (e.g. "it")')
+        for name in ("beam_size", "workers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.cpu_threads < 0:
+            raise ValueError(f"cpu_threads must be 0 (all cores) or more, got {self.cpu_threads}")
+        for name in ("window_margin_s", "min_window_s"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be 0 seconds or more, got {value}")
+        # Probabilities and the confidence (exp of a mean log-prob) lie in 0..1; spectral
+        # flatness too, and at 0 every utterance would count as line noise.
+        for name in ("no_speech_threshold", "min_confidence"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1, got {value}")
+        if not 0.0 < self.noise_flatness_max <= 1.0:
+            raise ValueError(
+                f"noise_flatness_max must be more than 0 and at most 1,"
+                f" got {self.noise_flatness_max}"
+            )
+        if not -math.inf < self.log_prob_threshold <= 0.0:
+            raise ValueError(
+                f"log_prob_threshold must be 0 or less (a mean log-probability),"
+                f" got {self.log_prob_threshold}"
+            )

@@ -1,4 +1,4 @@
-"""``[voice]`` and ``[vad]`` reach the voice pipeline that ``centralino serve`` builds.
+"""``[voice]``, ``[vad]`` and ``[stt]`` reach the voice pipeline that ``centralino serve`` builds.
 
 ``pbx.cli.build_conversation_factory`` is the controller's own wiring; the values come
 from a real TOML file and real environment variables through ``load_config``, and the
@@ -18,8 +18,8 @@ import pytest
 from agent.conversation import CallContext
 from agent.stt.vad import VADSettings
 from agent.voice.pipeline import VoiceConversation, VoiceSettings
-from centralino.config import ConfigError, load_config
-from pbx.cli import build_conversation_factory, voice_settings
+from centralino.config import Config, ConfigError, load_config
+from pbx.cli import build_conversation_factory, stt_settings, voice_settings
 from pbx.settings import PbxSettings
 from tests.pbx.conftest import WHISPER_MODEL
 
@@ -27,10 +27,11 @@ VOICE = PbxSettings(conversation="voice")
 CTX = CallContext("call-1", 1, "demo", "+393331234567", "+390212345678")
 
 
-def write_toml(path: Path, text: str, model_dir: Path = WHISPER_MODEL) -> Path:
+def write_toml(path: Path, text: str, model_dir: Path = WHISPER_MODEL, stt: str = "") -> Path:
+    """A config file; ``stt`` adds lines to its ``[stt]`` table (TOML allows one)."""
     runtime = path.parent / "var"
     path.write_text(
-        f'[paths]\nruntime_dir = "{runtime}"\n[stt]\nmodel_dir = "{model_dir}"\n' + text
+        f'[paths]\nruntime_dir = "{runtime}"\n[stt]\nmodel_dir = "{model_dir}"\n{stt}' + text
     )
     return path
 
@@ -64,6 +65,19 @@ async def test_voice_and_vad_values_from_toml_and_env_reach_the_pipeline(
     assert factory(CTX).endpointer.settings.end_silence_ms == 650  # type: ignore[attr-defined]
 
 
+async def refused_at_start_up(
+    tmp_path: Path, toml: str, env: dict[str, str], stt: str = ""
+) -> tuple[Config, str]:
+    """The config and the ConfigError that building the voice conversation raises."""
+    # No Whisper model there: the error must come from the setting, before any loading.
+    missing = tmp_path / "no-model"
+    path = write_toml(tmp_path / "c.toml", toml, model_dir=missing, stt=stt)
+    config = load_config(path, environ=env)
+    with pytest.raises(ConfigError) as error:
+        await build_conversation_factory(config, VOICE)
+    return config, str(error.value)
+
+
 @pytest.mark.parametrize(
     ("toml", "env", "named"),
     [
@@ -81,29 +95,77 @@ async def test_voice_and_vad_values_from_toml_and_env_reach_the_pipeline(
 async def test_a_bad_voice_or_vad_value_stops_start_up_naming_the_key(
     tmp_path: Path, toml: str, env: dict[str, str], named: str
 ) -> None:
-    # No Whisper model there: the error must come from the setting, before any loading.
-    missing = tmp_path / "no-model"
-    config = load_config(write_toml(tmp_path / "c.toml", toml, model_dir=missing), environ=env)
-    with pytest.raises(ConfigError) as error:
-        await build_conversation_factory(config, VOICE)
-    assert named in str(error.value)
+    config, error = await refused_at_start_up(tmp_path, toml, env)
+    assert named in error
     section = "[vad]" if "VAD" in named or "[vad]" in toml else "[voice]"
     if not env:
-        assert section in str(error.value)
+        assert section in error
     with pytest.raises(ConfigError):
         voice_settings(config)
 
 
-def test_centralino_serve_refuses_a_bad_vad_value_before_touching_anything(
-    tmp_path: Path,
+@pytest.mark.parametrize(
+    ("stt", "env", "named"),
+    [
+        ("beam_size = 0\n", {}, "[stt]: beam_size must be at least 1, got 0"),
+        ("workers = 0\n", {}, "[stt]: workers must be at least 1, got 0"),
+        ('device = "gpu"\n', {}, "[stt]: device must be one of cpu, cuda, auto, got 'gpu'"),
+        ('compute_type = "int9"\n', {}, "compute_type must be one of"),
+        ("cpu_threads = -2\n", {}, "cpu_threads must be 0 (all cores) or more, got -2"),
+        ("window_margin_s = -1.0\n", {}, "window_margin_s must be 0 seconds or more"),
+        ("min_window_s = -5\n", {}, "min_window_s must be 0 seconds or more"),
+        ("no_speech_threshold = 1.5\n", {}, "no_speech_threshold must be between 0 and 1"),
+        ("min_confidence = -0.1\n", {}, "min_confidence must be between 0 and 1"),
+        ("noise_flatness_max = 0\n", {}, "noise_flatness_max must be more than 0"),
+        ("log_prob_threshold = 0.5\n", {}, "log_prob_threshold must be 0 or less"),
+        ('language = " "\n', {}, "language must not be empty"),
+        ("beam = 5\n", {}, "unknown setting(s) in [stt]: beam"),
+        ("", {"CENTRALINO_STT__BEAM_SIZE": "0"}, "[stt]: beam_size must be at least 1"),
+        ("", {"CENTRALINO_STT__WORKERS": "two"}, "CENTRALINO_STT__WORKERS"),
+    ],
+)
+async def test_a_bad_stt_value_stops_start_up_naming_the_key(
+    tmp_path: Path, stt: str, env: dict[str, str], named: str
+) -> None:
+    config, error = await refused_at_start_up(tmp_path, "", env, stt=stt)
+    assert named in error
+    with pytest.raises(ConfigError):
+        stt_settings(config)
+
+
+def test_good_stt_values_from_toml_and_env_are_read(tmp_path: Path) -> None:
+    toml = write_toml(
+        tmp_path / "c.toml",
+        "",
+        stt='device = "auto"\ncompute_type = "int8_float16"\nbeam_size = 1\nmin_window_s = 0\n',
+    )
+    config = load_config(toml, environ={"CENTRALINO_STT__WORKERS": "2"})
+    stt = stt_settings(config)
+    assert (stt.device, stt.compute_type, stt.beam_size, stt.min_window_s) == (
+        "auto",
+        "int8_float16",
+        1,
+        0.0,
+    )
+    assert stt.workers == 2 and stt.model_dir == WHISPER_MODEL
+
+
+@pytest.mark.parametrize(
+    ("section", "named"),
+    [
+        ("[vad]\naggressiveness = 9\n", "[vad]: aggressiveness must be 0..3, got 9"),
+        ("[stt]\nbeam_size = 0\n", "[stt]: beam_size must be at least 1, got 0"),
+    ],
+)
+def test_centralino_serve_refuses_a_bad_vad_or_stt_value_before_touching_anything(
+    tmp_path: Path, section: str, named: str
 ) -> None:
     runtime = tmp_path / "var"
     toml = tmp_path / "c.toml"
     toml.write_text(
         f'[paths]\nruntime_dir = "{runtime}"\n'
         '[asterisk]\nari_password = "x"\nami_secret = "y"\n'
-        '[pbx]\nconversation = "voice"\n'
-        "[vad]\naggressiveness = 9\n"
+        '[pbx]\nconversation = "voice"\n' + section
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("CENTRALINO_")}
     res = subprocess.run(
@@ -114,5 +176,5 @@ def test_centralino_serve_refuses_a_bad_vad_value_before_touching_anything(
         env=env,
     )
     assert res.returncode == 2, (res.stdout, res.stderr)
-    assert "[vad]: aggressiveness must be 0..3, got 9" in res.stderr
+    assert named in res.stderr
     assert not (runtime / "centralino.db").exists()  # nothing was touched
