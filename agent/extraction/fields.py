@@ -174,8 +174,16 @@ _BUY = (
 )
 
 
+# Where the caller lives now, not what they want: "siamo in affitto e vorremmo comprare".
+_RENTING_NOW = re.compile(
+    r"\b(?:sono|siamo|sto|stiamo|vivo|viviamo|abito|abitiamo)"
+    r"(?: (?:gia|attualmente|ora|adesso|ancora|tuttora))? in affitto\b"
+)
+
+
 def request_type(folded: str, *, expecting: bool = False) -> Found | None:
     """buy | sell | rent (caller looks for a rental) | rent_out (landlord) | valuation."""
+    folded = _RENTING_NOW.sub(" ", folded)
     if has_phrase(folded, *_RENT_OUT):
         return "rent_out", 0.9
     sell = has_phrase(folded, *_SELL)
@@ -290,8 +298,9 @@ _POINTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     )
 )
 # A horizon right after "call me" is a call-back time, not urgency ("richiamatemi tra
-# una settimana").
-_CALL_WORD = re.compile(r"(?:richiam|chiam|sentir|contatt|telefon)\w*(?: \S+){0,3} $")
+# una settimana"). "Mi chiamo Anna, entro un mese" and "vi chiamo per..." name the
+# caller or this call, not a call-back.
+_CALL_WORD = re.compile(r"(?:richiam|chiam(?!o\b|iamo\b)|sentir|contatt|telefon)\w*(?: \S+){0,3} $")
 
 _HIGH = (
     "urgente",
@@ -314,6 +323,10 @@ _HIGH = (
     "di fretta",
     "a breve",
     "da subito",
+    # Can't wait: urgent, though it starts with "non".
+    "non posso aspettare",
+    "non possiamo aspettare",
+    "non si puo aspettare",
 )
 _LOW = (
     "non ho fretta",
@@ -339,6 +352,7 @@ _LOW = (
 # "non ho nessuna fretta", "non c'è tutta questa urgenza".
 # Within the clause only: "non posso aspettare, è urgente" is urgent.
 _NEGATED = re.compile(r"\bnon (?:[^\s,.;:!?]+ ){0,3}(?:fretta|urgente|urgenza)\b")
+_CANNOT_WAIT = tuple(p for p in _HIGH if p.startswith("non "))
 _ASKED_LOW = ("ho tempo", "abbiamo tempo", "c' e tempo")
 _MEDIUM = (
     "prossimi mesi",
@@ -405,8 +419,12 @@ def timing(folded: str, *, expecting: bool = False, horizons: bool = True) -> Ti
                     continue
                 if not _CALL_WORD.search(folded[: m.start()]):
                     concrete.append((m.start(), m.end(), level))
-    # "non ho fretta" contains "ho fretta": a negated form beats what it contains.
-    low = _phrases(folded, _LOW) + [(m.start(), m.end()) for m in _NEGATED.finditer(folded)]
+    # "non ho fretta" contains "ho fretta": a negated form beats what it contains. But
+    # "non posso aspettare è urgente" (no comma from the ASR): the "non" is the wait's.
+    cannot_wait = {s for s, _ in _phrases(folded, _CANNOT_WAIT)}
+    low = _phrases(folded, _LOW) + [
+        (m.start(), m.end()) for m in _NEGATED.finditer(folded) if m.start() not in cannot_wait
+    ]
     vague = [(s, e, "low") for s, e in low]
     for level, phrases in (("medium", _MEDIUM), ("high", _HIGH)):
         vague += [

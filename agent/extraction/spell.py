@@ -46,7 +46,7 @@ ANCHORS = _words(
     centro centri vendite vendute venduto vendendo affitti affittato affittata
     valutato valutata valutati stime stimato stato stata mattino mattine sere
     serate pranzi settembre dicembre novembre ottobre persone personale persona
-    numeri telefonato telefonata chiamato chiamata giornate giorno giorni
+    numeri telefonato telefonata chiamato chiamata chiami chiama giornate giorno giorni
     mille milano milanese cento cente trecce terrazzo terrazza terrazzino
     ville villa villaggio uffici negozi garages terreni massima minima
     guardare guardato calmo campo cerco cerca cercare vicino vicina casa case

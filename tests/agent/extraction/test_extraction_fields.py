@@ -318,12 +318,40 @@ def test_stiamo_cercando_is_a_purchase():
 # --- review of 2026-12-05: negation scope, the past, "entro domani" ----------------
 
 
-def test_a_negation_stops_at_punctuation():
-    # "non" belongs to "posso aspettare"; what follows the comma is urgent.
-    fields = Extractor([]).extract("Non posso aspettare, è urgente").fields
-    assert (fields.get("urgency"), fields.get("timing")) == ("high", "urgente")
-    # Within one clause a negation still reaches its word.
+@pytest.mark.parametrize(
+    ("text", "timing"),
+    [
+        # "non" belongs to "so"; what follows the comma is urgent.
+        ("Non lo so, è urgente.", "urgente"),
+        ("Non posso aspettare, è urgente", "non posso aspettare"),
+        # Not being able to wait is urgent, with or without the ASR's comma.
+        ("non posso aspettare è urgente", "non posso aspettare"),
+        ("Non possiamo aspettare.", "non possiamo aspettare"),
+    ],
+)
+def test_a_negation_stops_at_punctuation(text, timing):
+    fields = Extractor([]).extract(text).fields
+    assert (fields.get("urgency"), fields.get("timing")) == ("high", timing)
+
+
+def test_a_negation_still_reaches_its_word_within_the_clause():
     assert f.urgency(fold("non ho davvero nessuna fretta")) == ("low", 0.9)
+    assert f.urgency(fold("non ho nessuna fretta, posso aspettare")) == ("low", 0.9)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("siamo in affitto da settembre e adesso vorremmo comprare un trilocale", "buy"),
+        ("sono già in affitto ma cerco casa da comprare", "buy"),
+        ("stiamo cercando in affitto", "rent"),
+        ("cerco un bilocale in affitto", "rent"),
+    ],
+)
+def test_renting_now_is_not_the_request(text, value):
+    found = f.request_type(fold(text))
+    assert found is not None and found[0] == value
+    assert f.request_type(fold("sono in affitto")) is None  # where they live, nothing more
 
 
 @pytest.mark.parametrize(
@@ -372,3 +400,30 @@ def test_da_and_a_count_only_as_the_answer_to_the_urgency_question(text, timing)
     assert "urgency" not in Extractor([]).extract(text).fields
     fields = Extractor([]).extract(text, expecting="urgency").fields
     assert (fields.get("urgency"), fields.get("timing")) == ("medium", timing)
+
+
+@pytest.mark.parametrize(
+    ("text", "urgency", "timing"),
+    [
+        # "mi chiamo" gives the caller's name, "vi chiamo" is this call: no call-back.
+        ("Mi chiamo Anna Rossi e mi serve entro un mese", "high", "entro un mese"),
+        (
+            "Buongiorno, mi chiamo Luca Gatti, entro l'estate vorrei comprare",
+            "medium",
+            "entro l'estate",
+        ),
+        ("Vi chiamo perché devo vendere entro l'estate", "medium", "entro l'estate"),
+    ],
+)
+def test_saying_ones_name_is_not_asking_for_a_call_back(text, urgency, timing):
+    fields = Extractor([]).extract(text).fields
+    assert (fields.get("urgency"), fields.get("timing")) == (urgency, timing)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["mi chiami tra una settimana", "mi chiama tra una settimana?", "vi richiamo tra un mese"],
+)
+def test_a_call_back_time_is_still_not_urgency(text):
+    fields = Extractor([]).extract(text).fields
+    assert "urgency" not in fields and "timing" not in fields, fields
