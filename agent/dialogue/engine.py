@@ -64,6 +64,23 @@ _NUMBER = re.compile(r"\d|cento|mila|milion")
 # Keys that make a summary worth reading back. What makes a lead (something an agent
 # must act on) is wider: see ReceptionistDialogue._caller_left_lead.
 LEAD_DATA_KEYS = ("name", "request_type", "property_type", "zone", "budget_min", "budget_max")
+# A caller saying why they call, with no field the rules could read ("Salve, volevo
+# informazioni su un immobile"): an agent can call back about it.
+_INTEREST = re.compile(
+    r"\b(?:volevo|vorrei|vorremmo|cerco|cerchiamo|cercando|interessat[oaie]|informazion[ei]|"
+    r"info|chiamo per|chiamavo per|annunci[o]?|immobil[ei]|appartament[oi]|casa|case|villa|"
+    r"vend(?:ere|o|iamo)|compr(?:are|o)|acquist(?:are|o)|affitt(?:are|o)|valutazione|visita)\b"
+)
+# Words that check the line, greet or misdial: the caller said nothing to act on.
+_PHATIC_WORDS = (
+    "pronto pronti mi sente sentite senti sento sentiamo sentire sentirmi riesce "
+    "buongiorno buonasera buon giorno sera salve ciao si no ok okay eh ehm mh mm uhm "
+    "allora ah oh beh scusi scusa chi parla parlo con qui li la le lo ci non ho capito "
+    "come cosa grazie pardon ma sbagliato numero hallo hello sono io lei chiamato "
+    "chiamata linea cade momento attimo aspetti un una ecco niente nulla arrivederci "
+    "dica prego di da a e c il"
+)
+_PHATIC = frozenset(_PHATIC_WORDS.split())
 
 
 @dataclass(frozen=True)
@@ -144,6 +161,9 @@ class _Progress:
     # for a person who was not available: someone must call back.
     callback_promised: bool = False
     faq_answered: bool = False  # a caller who got their answer did not abandon the call
+    # The caller's own words reached the notes (a statement of interest, an answer the
+    # rules did not understand...): an agent has something to act on.
+    caller_noted: bool = False
 
 
 class ReceptionistDialogue:
@@ -254,7 +274,7 @@ class ReceptionistDialogue:
         except Exception:
             # A bug must not drop the call: keep what we have and ask again.
             log.exception("dialogue failed on %r; asking the caller to repeat", text[:200])
-            self._note(f"Errore interno su: {text[:200]}")
+            self._note_caller(f"Errore interno su: {text[:200]}", text)
             reply = Reply([P.NOT_UNDERSTOOD, *P.split_sentences(self.last_question)])
         finally:
             # An answer asked for a question the turn did not end up answering.
@@ -335,6 +355,9 @@ class ReceptionistDialogue:
         changed = self._merge(ext, overwrite=True)
         custom = self._custom_answer(text, ext, changed)
         answered = bool(changed) or custom
+        interest = not changed and not custom and Intent.QUESTION not in intents
+        if interest and _INTEREST.search(fold(text)):
+            self._note_caller(f"Richiesta del cliente: {text}", text)
 
         prefix: list[str] = []
         if Intent.QUESTION in intents and self.pending not in changed:
@@ -366,7 +389,7 @@ class ReceptionistDialogue:
                 answered = True
             elif self.progress.asks.get(self.pending, 0) >= self.settings.max_asks:
                 self.progress.skipped.add(self.pending)
-                self._note(f"Risposta non compresa ({self.pending}): {text}")
+                self._note_caller(f"Risposta non compresa ({self.pending}): {text}", text)
                 answered = True
         # (With nothing pending - the greeting - _next below asks the first question.)
         if not answered and Intent.YES not in intents and self.pending:
@@ -591,12 +614,15 @@ class ReceptionistDialogue:
 
     def _caller_left_lead(self) -> bool:
         """Anything an agent must act on: a lead field the caller gave, an answer, a
-        message, an unanswered question, a request for a person, a number to call."""
+        message, an unanswered question, a request for a person, a number to call, or
+        any words of the caller in the notes (why they called, answers the rules did
+        not understand). A silent call or only "Pronto?" is no lead."""
         return (
             self._has_lead_data()
             or bool(self.lead.urgency or self.lead.callback_time)
             or bool(self.lead.phone and self.lead.phone != self.caller_phone)
             or self.progress.callback_promised
+            or self.progress.caller_noted
         )
 
     def _result_notes(self, outcome: str) -> list[str]:
@@ -651,7 +677,9 @@ class ReceptionistDialogue:
             if too_low or (overwrite and self.state == State.CONFIRMING):
                 self.lead.budget_max = None
         for note in ext.notes:
+            # The extraction's notes quote the caller ("Zona richiesta non in elenco").
             self._note(note)
+            self.progress.caller_noted = True
         return list(dict.fromkeys(changed))
 
     def _custom_answer(self, text: str, ext: Extraction, changed: list[str]) -> bool:
@@ -668,6 +696,13 @@ class ReceptionistDialogue:
     def _note(self, note: str) -> None:
         if note and note not in self.lead.notes:
             self.lead.notes = f"{self.lead.notes}\n{note}".strip()
+
+    def _note_caller(self, note: str, said: str) -> None:
+        """A note quoting the caller: it makes the call a lead when the caller said
+        more than a line check or a greeting ("Pronto?", "Mi sente?")."""
+        self._note(note)
+        if _says_something(said):
+            self.progress.caller_noted = True
 
     def _ack(self, changed: list[str]) -> str:
         if "name" in changed and self.lead.name:
@@ -802,6 +837,10 @@ class ReceptionistDialogue:
         await asyncio.wait([task])
         if not task.cancelled() and task.exception() is not None:
             log.debug("dropped LLM answer had failed", exc_info=task.exception())
+
+
+def _says_something(text: str) -> bool:
+    return any(len(w) >= 3 and w not in _PHATIC for w in re.findall(r"[a-z]+", fold(text)))
 
 
 _EXTRACT_INSTRUCTIONS = (

@@ -17,11 +17,12 @@ Only structural errors raise :class:`LeadError` (nothing written); a bad field
 value never loses the lead: it is dropped, and kept verbatim in the notes.
 
 What is a lead (:func:`has_caller_data`): a call where the caller gave anything an
-agent can act on — any lead field, an answer, a message — even if they hung up
-half-way (the dialogue lists what is missing in the notes). A call where the caller
-said nothing useful (silence, a misdial, a robocall: outcome ``abandoned``) is not
-a lead: delivering it by WhatsApp/email would only be noise. It stays in the call
-log as an abandoned call, with its caller id, for a call-back.
+agent can act on — any lead field, an answer, a message, why they called, words the
+agent did not understand — even if they hung up half-way (the dialogue lists what is
+missing in the notes; it decides the ``lead`` outcome, which is always a lead here).
+A call where the caller said nothing useful (silence, "Pronto?", a misdial: outcome
+``abandoned``) is not a lead: delivering it by WhatsApp/email would only be noise.
+It stays in the call log as an abandoned call, with its caller id, for a call-back.
 """
 
 from __future__ import annotations

@@ -58,9 +58,36 @@ async def test_a_silent_call_is_abandoned_and_not_a_lead():
     assert not has_caller_data(result)
 
 
-async def test_words_without_any_lead_data_are_not_a_lead():
-    result = await play("Pronto? Pronto?")  # then the line drops
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ["Pronto? Pronto?"],  # then the line drops
+        ["Pronto?", "Mi sente?", "Pronto?", "Mi sente?"],  # noted as not understood
+        ["Scusi, ho sbagliato numero"],
+    ],
+)
+async def test_words_without_any_lead_data_are_not_a_lead(lines):
+    result = await play(*lines)
     assert result["outcome"] == "abandoned" and not has_caller_data(result)
+
+
+async def test_a_caller_who_says_why_they_call_then_drops_is_a_lead():
+    # No field the rules can read, but an agent can call back about it (review of
+    # 2026-12-05: this was an abandoned call, no lead).
+    result = await play("Salve, volevo informazioni su un immobile")
+    assert result["outcome"] == "lead" and has_caller_data(result)
+    notes = result["lead"]["notes"]
+    assert "Richiesta del cliente: Salve, volevo informazioni su un immobile" in notes
+    assert "Il cliente ha chiuso la chiamata prima della fine." in notes
+
+
+async def test_answers_not_understood_are_a_lead():
+    # Four turns of speech, none read as a field: the caller's words are in the notes.
+    result = await play(
+        "Buongiorno", "eh guardi dipende", "mah vedremo più avanti", "lasci stare la fretta"
+    )
+    assert result["outcome"] == "lead" and has_caller_data(result)
+    assert "Risposta non compresa (request_type): lasci stare la fretta" in result["lead"]["notes"]
 
 
 async def test_a_caller_who_hangs_up_half_way_leaves_a_partial_lead():
