@@ -429,9 +429,17 @@ class VoiceConversation:
                 # The turn has ended: if the speculative job still waits for Whisper it
                 # is now as urgent as any final transcription.
                 self.stt_queue.promote(heard.early)
-                with contextlib.suppress(asyncio.CancelledError):
+                try:
                     t = await heard.early
                     self.early_stt_used += 1
+                except asyncio.CancelledError:
+                    # Only the speculative job's own cancellation falls back to a final
+                    # transcription. If this call's task is being cancelled (the call is
+                    # over), a final job would wait in the shared queue ahead of live
+                    # calls for a transcript nobody reads: propagate instead.
+                    current = asyncio.current_task()
+                    if current is not None and current.cancelling():
+                        raise
             if t is None:
                 t = await self.stt_queue.transcribe(heard.segment.pcm, prompt)
         except STTError as exc:

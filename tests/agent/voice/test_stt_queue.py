@@ -113,3 +113,77 @@ async def test_every_call_of_the_process_shares_one_queue(fakes: Any, whisper: A
     assert isinstance(one, VoiceConversation) and isinstance(two, VoiceConversation)
     assert one.stt_queue is two.stt_queue is transcription_queue(stt)
     assert transcription_queue(whisper) is not transcription_queue(stt)
+
+
+CTX = CallContext("c1", 1, "rossi", "+39333", "+39020")
+
+
+@pytest.fixture
+async def turn_on_a_bet(jobs: Any) -> Any:
+    """Another call's job A holds the worker; this call's turn has ended and waits for
+    its speculative job B, queued behind A (promoted to final by the turn's end)."""
+    import types
+
+    from agent.stt.vad import Segment
+    from agent.voice.pipeline import _Heard
+
+    stt, clip = jobs
+    queue = TranscriptionQueue(stt)
+    stt.hold["A"] = asyncio.Event()
+    other_call = asyncio.create_task(queue.transcribe(clip["A"], PROMPT))
+    await started(queue, 1)
+    early = asyncio.create_task(queue.transcribe(clip["B"], PROMPT, speculative=True))
+    dialogue: Any = None  # _understand never reaches the dialogue nor the voice
+    conv = VoiceConversation(lambda ctx: dialogue, stt, tts=dialogue, stt_queue=queue)
+    pcm = clip["B"]
+    segment = Segment(pcm, 0, len(pcm) // 32, len(pcm) // 32, "silence")
+    heard = _Heard(segment, speech_end=0.0, during_agent=False, early=early)
+    turn = asyncio.create_task(conv._understand("speech", heard, PROMPT, CTX))
+    await started(queue, 2)
+    assert queue.waiting == 1
+    return types.SimpleNamespace(
+        stt=stt, queue=queue, other_call=other_call, early=early, conv=conv, turn=turn
+    )
+
+
+async def test_a_call_cancelled_while_its_bet_waits_queues_no_final_transcription(
+    turn_on_a_bet: Any,
+) -> None:
+    """The call's own task is cancelled (the call is over) while its turn waits for the
+    speculative job: that must end the turn, not queue a final transcription that would
+    wait in the shared queue ahead of the live calls."""
+    t = turn_on_a_bet
+    t.turn.cancel()
+    for _ in range(20):  # a few loop iterations, no wall-clock wait
+        if t.turn.done():
+            break
+        await asyncio.sleep(0)
+    # Before the fix the turn swallowed its own cancellation and queued a final job of
+    # B behind A: still running, waiting for a transcript nobody would read.
+    assert t.turn.cancelled(), t.stt.log
+    assert t.early.cancelled()
+    assert t.queue.waiting == 0  # nothing of the dead call is left in the queue
+    t.stt.hold["A"].set()
+    await t.other_call
+    assert t.stt.log == ["start A", "end A"]
+    assert t.conv.early_stt_used == 0
+
+
+async def test_a_cancelled_bet_alone_falls_back_to_a_final_transcription(
+    turn_on_a_bet: Any,
+) -> None:
+    """The speculative job itself cancelled while the call goes on: the turn is still
+    transcribed, by a final job."""
+    t = turn_on_a_bet
+    t.early.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await t.early
+    await started(t.queue, 2)
+    assert t.queue.waiting == 1  # the turn's final job of the same audio replaced the bet
+    t.stt.hold["A"].set()
+    await t.other_call
+    utterance, _, transcript = await t.turn
+    assert utterance is not None and transcript is not None
+    assert "trilocale" in normalize(utterance.text).split()
+    assert t.stt.log == ["start A", "end A", "start B", "end B"]
+    assert t.queue.started == {"final": 2, "speculative": 0} and t.conv.early_stt_used == 0
