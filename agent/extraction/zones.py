@@ -23,7 +23,7 @@ from rapidfuzz.distance import Levenshtein
 
 from agent.extraction.spell import ANCHORS, KEYWORDS
 from agent.extraction.text import fold, title_name
-from agent.stt.lexicon import ItalianLexicon
+from agent.stt.lexicon import shared_lexicon
 
 # Words that are never (part of) a zone name; keeps fuzzy matching from reading
 # "sola" or "brava" as zones.
@@ -120,7 +120,7 @@ _FIRST_LETTER_SLIPS = {frozenset(p) for p in ("bp", "dt", "cg", "fv", "bv", "sz"
 # which are rare or proper names: "Breda" 3.0, "Isla" 3.2, "Brena" 1.9, "Isora",
 # "Prera" absent; "Imola" (3.7) and the everyday words above are rejected.
 SLIP_MAX_ZIPF = 3.3
-_LEXICON = ItalianLexicon()
+_LEXICON = shared_lexicon("it")
 _WANTED = {
     "cerco",
     "cerchiamo",

@@ -23,6 +23,7 @@ as its prompt) counts as known words, and a word one edit from one of them ("Iso
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
@@ -170,6 +171,13 @@ class ItalianLexicon:
             if z > 0 and (best is None or z > best[0]):
                 best = (z, cand)
         return best[1] if best else None
+
+
+@functools.cache
+def shared_lexicon(language: str = "it") -> ItalianLexicon:
+    """One lexicon per process and language: the list takes ~50 MB, and both Whisper's
+    correction and the zone matcher read it."""
+    return ItalianLexicon(language=language)
 
 
 # Words after which a caller gives a name: never respelled even in lowercase

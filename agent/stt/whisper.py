@@ -27,7 +27,7 @@ import numpy as np
 
 from agent.stt.base import STTModelError, Transcript
 from agent.stt.hallucinations import is_hallucination
-from agent.stt.lexicon import ItalianLexicon
+from agent.stt.lexicon import ItalianLexicon, shared_lexicon
 from agent.stt.settings import STTSettings
 
 log = logging.getLogger(__name__)
@@ -99,9 +99,7 @@ class WhisperSTT:
         self._model: Any = None
         self._tokenizer: Any = None
         self.lexicon: ItalianLexicon | None = (
-            ItalianLexicon(language=self.settings.language)
-            if self.settings.lexicon_correction
-            else None
+            shared_lexicon(self.settings.language) if self.settings.lexicon_correction else None
         )
         self._pool = ThreadPoolExecutor(
             max_workers=max(1, self.settings.workers), thread_name_prefix="whisper"
