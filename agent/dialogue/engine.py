@@ -44,6 +44,7 @@ from agent.llm.chain import FallbackChain
 from agent.llm.rules import RulesProvider
 from centralino.tenants.defaults import DEFAULT_QUESTIONS
 from centralino.tenants.phone import InvalidPhoneNumber, normalize_e164
+from centralino.tenants.service import parse_dialogue_setting
 
 log = logging.getLogger(__name__)
 
@@ -99,31 +100,33 @@ class DialogueSettings:
     llm_answers: bool = False
 
     @classmethod
-    def from_tenant(cls, tenant: dict[str, Any]) -> DialogueSettings:
+    def from_tenant(cls, tenant: dict[str, Any], *, strict: bool = False) -> DialogueSettings:
+        """The tenant's settings. A wrongly typed value (``confirm: "false"``, a zero
+        budget) is logged at ERROR, naming its key, and that key's default is used:
+        one bad knob must not take every call of the tenant to the dialplan fallback.
+        ``strict`` raises ValueError instead (the tenant is also checked when saved:
+        centralino.tenants.service.parse_spec)."""
         raw = (tenant.get("settings") or {}).get("dialogue") or {}
+        if not isinstance(raw, dict):
+            if strict:
+                raise ValueError(f"settings.dialogue must be a table, not {raw!r}")
+            log.error("tenant %s: settings.dialogue is not a table; defaults used", _who(tenant))
+            raw = {}
         kwargs: dict[str, Any] = {}
         for name, default in cls().__dict__.items():
-            if name in raw:
-                value = raw[name]
-                if isinstance(default, bool):
-                    if not isinstance(value, bool):
-                        # bool("false") is True: a switch must be a real true/false.
-                        raise ValueError(
-                            f"settings.dialogue.{name} must be true or false, not {value!r}"
-                        )
-                    kwargs[name] = value
-                    continue
-                try:
-                    kwargs[name] = type(default)(value)
-                except (TypeError, ValueError):
-                    raise ValueError(
-                        f"settings.dialogue.{name} must be"
-                        f" {_KIND.get(type(default), type(default).__name__)}, not {value!r}"
-                    ) from None
+            if name not in raw:
+                continue
+            try:
+                kwargs[name] = parse_dialogue_setting(name, raw[name])
+            except ValueError as exc:
+                if strict:
+                    raise
+                log.error("tenant %s: %s; using the default %r", _who(tenant), exc, default)
         return cls(**kwargs)
 
 
-_KIND = {int: "a whole number", float: "a number", str: "text"}
+def _who(tenant: dict[str, Any]) -> str:
+    return str(tenant.get("slug") or tenant.get("id") or tenant.get("name") or "?")
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -22,6 +23,18 @@ from centralino.tenants.models import PhoneNumber, Tenant
 from centralino.tenants.phone import InvalidPhoneNumber, normalize_e164
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+# The receptionist's per-tenant knobs, ``settings["dialogue"]`` (read at call time by
+# agent.dialogue.engine.DialogueSettings, which has the defaults): their kinds.
+DIALOGUE_SETTINGS: dict[str, type] = {
+    "max_silences": int,
+    "max_asks": int,
+    "max_confirm_rounds": int,
+    "llm_budget_s": float,
+    "confirm": bool,
+    "llm_answers": bool,
+}
+_WHOLE = re.compile(r"^\s*\d+\s*$")
+_NUMBER = re.compile(r"^\s*\d+(?:\.\d+)?\s*$")
 
 
 class TenantError(ValueError):
@@ -93,6 +106,15 @@ def parse_spec(data: dict[str, Any], where: str = "tenant") -> TenantSpec:
             raise TenantError(f"{where}: question {i + 1} needs a key", "questions")
         if not str(q.get("text", "")).strip():
             raise TenantError(f"{where}: question {q.get('key')!r} has no text", "questions")
+    settings = data.get("settings") or {}
+    if not isinstance(settings, dict):
+        raise TenantError(f"{where}: settings must be a table", "settings")
+    # Checked here, when the tenant is saved: at call time a bad value is only logged
+    # and its default used, so the agency would never learn of it.
+    errors = dialogue_settings_errors(settings.get("dialogue"))
+    if errors:
+        key, message = next(iter(errors.items()))
+        raise TenantError(f"{where}: {message}", f"settings.dialogue.{key}".rstrip("."))
     kwargs = {k: v for k, v in data.items() if k in _SPEC_KEYS}
     kwargs.update(
         slug=slug,
@@ -105,6 +127,56 @@ def parse_spec(data: dict[str, Any], where: str = "tenant") -> TenantSpec:
         business_hours=data.get("business_hours") or DEFAULT_BUSINESS_HOURS,
     )
     return TenantSpec(**kwargs)
+
+
+def parse_dialogue_setting(key: str, value: Any) -> bool | int | float:
+    """``settings.dialogue.<key>`` as the dialogue uses it, or ValueError naming the key.
+
+    A switch must be a real true/false (``bool("false")`` is True); a number must be
+    a positive number, never a true/false (``True`` would be 1); a digit string
+    ("2", "0.8") is read as the number it spells.
+    """
+    kind = DIALOGUE_SETTINGS.get(key)
+    where = f"settings.dialogue.{key}"
+    if kind is None:
+        raise ValueError(f"{where} is not a dialogue setting")
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"{where} must be true or false, not {value!r}")
+        return value
+    if kind is int:
+        ok = (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, float) and value.is_integer()
+        )
+        if not ok and not (isinstance(value, str) and _WHOLE.match(value)):
+            raise ValueError(f"{where} must be a whole number, not {value!r}")
+        number: int | float = int(value)
+    else:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if not ok and not (isinstance(value, str) and _NUMBER.match(value)):
+            raise ValueError(f"{where} must be a number, not {value!r}")
+        number = float(value)
+        if not math.isfinite(number):
+            raise ValueError(f"{where} must be a number, not {value!r}")
+    if number <= 0:
+        raise ValueError(f"{where} must be more than zero, not {value!r}")
+    return number
+
+
+def dialogue_settings_errors(raw: Any) -> dict[str, str]:
+    """Every problem of a tenant's ``settings["dialogue"]``, by key (empty: valid).
+    Used when a tenant is saved; at call time a bad key falls back to its default."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        return {"": f"settings.dialogue must be a table, not {raw!r}"}
+    errors = {}
+    for key, value in raw.items():
+        try:
+            parse_dialogue_setting(str(key), value)
+        except ValueError as exc:
+            errors[str(key)] = str(exc)
+    return errors
 
 
 class TenantService:

@@ -71,3 +71,46 @@ def test_demo_file_loads_and_call_lifecycle(db: Database) -> None:
     assert store.recover_stale() == 1
     recovered = store.get(open_id)
     assert recovered is not None and recovered.outcome == "failed"
+
+
+@pytest.mark.parametrize(
+    ("dialogue", "field", "message"),
+    [
+        ({"confirm": "false"}, "settings.dialogue.confirm", "must be true or false"),
+        ({"llm_answers": 1}, "settings.dialogue.llm_answers", "must be true or false"),
+        ({"llm_budget_s": 0}, "settings.dialogue.llm_budget_s", "more than zero"),
+        ({"llm_budget_s": -1.5}, "settings.dialogue.llm_budget_s", "more than zero"),
+        ({"llm_budget_s": True}, "settings.dialogue.llm_budget_s", "must be a number"),
+        ({"max_asks": "due"}, "settings.dialogue.max_asks", "must be a whole number"),
+        ({"confrim": False}, "settings.dialogue.confrim", "not a dialogue setting"),
+        ("off", "settings.dialogue", "must be a table"),
+    ],
+)
+def test_bad_dialogue_settings_are_refused_when_the_tenant_is_saved(
+    dialogue: object, field: str, message: str
+) -> None:
+    # At call time the dialogue only logs such a value and uses its default: the
+    # agency learns of it here, when the tenant is saved.
+    data = {"slug": "a", "name": "A", "numbers": [], "settings": {"dialogue": dialogue}}
+    with pytest.raises(TenantError, match=message) as info:
+        parse_spec(data)
+    assert info.value.field == field
+
+
+def test_good_dialogue_settings_are_saved_as_given(tmp_path: Path) -> None:
+    f = tmp_path / "t.toml"
+    f.write_text(
+        '[[tenant]]\nslug="a"\nname="A"\nnumbers=[]\n'
+        "[tenant.settings.dialogue]\nconfirm = false\nllm_answers = true\nllm_budget_s = 1.5\n"
+        "max_asks = 3\n"
+    )
+    [spec] = read_tenant_file(f)
+    assert spec.settings["dialogue"] == {
+        "confirm": False,
+        "llm_answers": True,
+        "llm_budget_s": 1.5,
+        "max_asks": 3,
+    }
+    f.write_text(f.read_text().replace("confirm = false", 'confirm = "false"'))
+    with pytest.raises(TenantError, match="confirm must be true or false"):
+        read_tenant_file(f)

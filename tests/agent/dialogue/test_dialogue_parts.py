@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from agent.dialogue.base import LeadDraft
@@ -13,6 +15,7 @@ from agent.dialogue.prompt import PromptError, render_greeting, render_prompt, v
 from agent.dialogue.state import TRANSITIONS, InvalidTransition, State, StateMachine
 from agent.llm.chain import FallbackChain
 from agent.llm.rules import RulesProvider
+from centralino.tenants.service import DIALOGUE_SETTINGS
 
 
 def test_state_transitions_are_validated():
@@ -150,9 +153,21 @@ def test_factory_wraps_a_bare_provider_in_a_chain(tenant):
 def test_factory_rejects_bad_input(tenant):
     with pytest.raises(TypeError):
         make_dialogue("demo", "", True)  # type: ignore[arg-type]
-    tenant["settings"] = {"dialogue": {"max_silences": "tre"}}
-    with pytest.raises(ValueError):
-        make_dialogue(tenant, "", True)
+
+
+def test_a_bad_setting_does_not_fail_the_call(tenant, caplog):
+    # A stored confirm: "false" used to raise here, sending every call of the tenant
+    # to the dialplan fallback: now the key's default is used and an ERROR names it.
+    tenant["settings"] = {"dialogue": {"max_silences": "tre", "confirm": "false", "max_asks": 3}}
+    with caplog.at_level(logging.ERROR, logger="agent.dialogue.engine"):
+        d = make_dialogue(tenant, "", True)
+    assert (d.settings.max_silences, d.settings.confirm, d.settings.max_asks) == (2, True, 3)
+    messages = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(messages) == 2
+    assert "settings.dialogue.max_silences must be a whole number" in messages[0]
+    assert "settings.dialogue.confirm must be true or false" in messages[1]
+    tenant["settings"] = {"dialogue": "veloce"}
+    assert make_dialogue(tenant, "", True).settings == DialogueSettings()
 
 
 def test_settings_defaults():
@@ -178,12 +193,28 @@ async def test_clock_timestamps_the_transcript(tenant):
         ({"confirm": 0}, "confirm must be true or false"),
         ({"max_confirm_rounds": "tre"}, "max_confirm_rounds must be a whole number"),
         ({"llm_budget_s": "veloce"}, "llm_budget_s must be a number"),
+        ({"llm_budget_s": 0}, "llm_budget_s must be more than zero"),
+        ({"llm_budget_s": -0.5}, "llm_budget_s must be more than zero"),
+        ({"llm_budget_s": float("nan")}, "llm_budget_s must be a number"),
+        ({"llm_budget_s": True}, "llm_budget_s must be a number"),  # True would be 1 s
+        ({"max_asks": True}, "max_asks must be a whole number"),
+        ({"max_asks": 2.5}, "max_asks must be a whole number"),
+        ({"max_silences": 0}, "max_silences must be more than zero"),
     ],
 )
 def test_bad_dialogue_settings_name_the_key(dialogue: dict, message: str) -> None:
-    from agent.dialogue.engine import DialogueSettings
-
     with pytest.raises(ValueError, match=message):
-        DialogueSettings.from_tenant({"settings": {"dialogue": dialogue}})
-    ok = DialogueSettings.from_tenant({"settings": {"dialogue": {"confirm": False}}})
-    assert ok.confirm is False
+        DialogueSettings.from_tenant({"settings": {"dialogue": dialogue}}, strict=True)
+    # At call time: the default, not an error.
+    assert DialogueSettings.from_tenant({"settings": {"dialogue": dialogue}}) == DialogueSettings()
+    ok = DialogueSettings.from_tenant(
+        {"settings": {"dialogue": {"confirm": False, "llm_budget_s": "0.8", "max_asks": 3.0}}},
+        strict=True,
+    )
+    assert (ok.confirm, ok.llm_budget_s, ok.max_asks) == (False, 0.8, 3)
+
+
+def test_dialogue_settings_and_the_save_time_rules_agree() -> None:
+    # The same keys and kinds: a knob added to one must be added to the other.
+    kinds = {name: type(value) for name, value in DialogueSettings().__dict__.items()}
+    assert kinds == DIALOGUE_SETTINGS
