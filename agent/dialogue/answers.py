@@ -79,7 +79,8 @@ _ITALIAN_WORDS = (
     "dalle in nel nello nella nei negli nelle con su sul sulla sui per tra fra e ed che "
     "non un una uno al allo alla ai agli alle si ci anche ma o siamo sono abbiamo "
     "possiamo puo nostro nostra nostri nostre lei sua suo sue suoi sempre solo mattina "
-    "pomeriggio zona zone certo dell dall nell sull coll quell"
+    "pomeriggio zona zone certo dell dall nell sull coll quell quello quella quelli quelle "
+    "questo questa questi queste tutto tutta tutti tutte dove quando come"
 )
 _ITALIAN = frozenset(_ITALIAN_WORDS.split())
 _ENGLISH_WORDS = (
@@ -176,7 +177,8 @@ _JUDGMENTS = (
 # via Roma"); they state nothing on their own. Opening words are judged by the days.
 _PHRASING_WORDS = (
     "seguiamo serviamo copriamo lavoriamo operiamo trova trovarci agenzia sede ufficio "
-    "aperti aperto aperta aperte chiusi chiuso chiusa chiuse orari orario giorni "
+    "aperti aperto aperta aperte chiusi chiuso chiusa chiuse apriamo chiudiamo orari orario "
+    "giorni "
     "quartiere quartieri servite serviti servita mezza mezzo mezzogiorno purtroppo"
 )
 _PHRASING = frozenset(_PHRASING_WORDS.split())
@@ -199,6 +201,7 @@ _PART_WINDOWS = {
     "pomeriggio": (13 * 60, 19 * 60),
     "sera": (19 * 60, 24 * 60),
 }
+_REPLY_WORD = re.compile(r"^\s*(?:no|si)\b[\s,]*")
 _OPEN = re.compile(r"\b(?:apert|apriamo|riceviamo|lavoriamo)")
 _CLOSED = re.compile(r"\b(?:chius|chiudiamo|riposo)")
 
@@ -532,6 +535,8 @@ def _day_claims(folded: str) -> list[tuple[frozenset[str], frozenset[str], bool]
     mixes open and closed days in a way these rules cannot pair up."""
     claims = []
     for sentence in re.split(r"[.!?;\n]+", folded):
+        # "No, la domenica siamo chiusi": the reply to the question, not a negation.
+        sentence = _REPLY_WORD.sub("", sentence)
         if not _DAY.search(sentence) and not _PART.search(sentence):
             continue
         opened, closed = _OPEN.search(sentence), _CLOSED.search(sentence)
@@ -603,6 +608,12 @@ def _claims(text: str, g: Grounding, question: str) -> str:
     for sentence in _sentences(folded):
         m = _NEGATION.search(sentence)
         if m is None:
+            continue
+        rest = _REPLY_WORD.sub("", sentence)
+        if _NEGATION.search(rest) is None and any(
+            not is_open for _, _, is_open in _day_claims(rest) or []
+        ):
+            # "No, la domenica siamo chiusi": a closed day, checked below like any other.
             continue
         said = _stems_of(sentence)
         # The same denial must be in one line of the facts ("Parcheggio?: No.").

@@ -96,6 +96,9 @@ def test_broken_tenant_data_is_left_out():
         "Il sabato pomeriggio siamo chiusi.",
         "Dal lunedì al venerdì siamo aperti, la domenica siamo chiusi.",
         "Purtroppo non abbiamo un parcheggio.",  # the FAQ says so
+        "No, la domenica siamo chiusi.",  # "Siete aperti la domenica?"
+        "Certo, la zona Navigli è tra quelle che seguiamo.",
+        "Il lunedì apriamo alle 9.",
     ],
 )
 def test_grounded_answers_are_accepted(grounding, answer):
@@ -146,6 +149,8 @@ def test_grounded_answers_are_accepted(grounding, answer):
         ("Siamo aperti tutti i giorni.", "says domenica is open"),
         ("Siamo aperti anche la sera.", "open in the sera"),
         ("Nessun problema, seguiamo anche la zona Brera.", "negation 'nessun'"),
+        ("No, seguiamo la zona Lambrate.", "negation 'no'"),  # "Servite Brera?"
+        ("No, il lunedì siamo chiusi.", "says lunedi is closed"),
         ("Non seguiamo la zona Isola.", "negation 'non'"),
         ("Lambrate è una zona molto tranquilla e verde.", "'molto tranquilla verde'"),
         ("Brera le conviene più di Isola.", "judgment 'conviene'"),
