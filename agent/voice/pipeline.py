@@ -14,7 +14,8 @@ Per call it runs two tasks on the event loop:
 Timings of each turn are measured from the end of the caller's speech (the last
 voiced frame) and stored with :meth:`CallControl.record_turn`. An agent turn is
 recorded once it is known how much of it the caller heard: when its audio has been
-played, when a barge-in cut it, or at the latest when the next turn is recorded.
+played, when a barge-in or the caller's hang-up cut it, or at the latest when the next
+turn is recorded.
 """
 
 from __future__ import annotations
@@ -106,7 +107,8 @@ class _AgentTurn:
     # (sentence, estimated playout start on the monotonic clock, duration in s)
     sentences: list[tuple[str, float, float]] = field(default_factory=list)
     complete: bool = False  # every sentence has been queued (or skipped)
-    cut_at: float | None = None  # monotonic time of the barge-in that stopped it
+    cut_at: float | None = None  # monotonic time of the barge-in or hang-up that stopped it
+    cut_by: str = ""  # "barge_in" | "hangup"
 
 
 DialogueFactory = Callable[[CallContext], Dialogue]
@@ -195,6 +197,7 @@ class VoiceConversation:
                     await self._events.put(("speech", heard))
         except Exception as exc:  # the media leg broke: same as a hang-up
             log.warning("audio input failed: %r", exc)
+        self._hung_up(out)
         last = ep.flush()
         if last is not None:
             await self._events.put(("speech", _Heard(last, time.monotonic(), False)))
@@ -234,7 +237,7 @@ class VoiceConversation:
         # audio as "played" and may record the turn. A turn that was still playing, or
         # still being queued, has been cut; one already played to the end has not.
         if turn is not None and turn.cut_at is None and (out.speaking or not turn.complete):
-            turn.cut_at = now
+            turn.cut_at, turn.cut_by = now, "barge_in"
         self._speech_gen += 1
         self._agent_speaking = False
         self._playout_end = now
@@ -247,6 +250,18 @@ class VoiceConversation:
             )
         if turn is not None and turn.complete:
             await self._record_agent_turn(turn)  # else _say records it when it stops
+
+    def _hung_up(self, out: AudioOut) -> None:
+        """The caller's audio ended: an agent turn still playing, or still being queued,
+        was cut by the hang-up (recorded as interrupted, like a barge-in)."""
+        now = time.monotonic()
+        turn = self._turn
+        # The media leg may already have dropped its queue on close, so our own playout
+        # estimate counts too (it never ends before the real playout does).
+        playing = out.speaking or now < self._playout_end
+        if turn is not None and turn.cut_at is None and (playing or not turn.complete):
+            turn.cut_at, turn.cut_by = now, "hangup"
+        self._speech_gen += 1  # a reply being spoken stops: nobody is on the line
 
     async def _play(self, out: AudioOut, pcm: bytes) -> float:
         """Queue audio; return its estimated playout start (audio plays in real time)."""
@@ -274,6 +289,7 @@ class VoiceConversation:
             text = " ".join(s for s, start, _ in turn.sentences if start < cut)
             played = sum(max(0.0, min(d, cut - start)) for _, start, d in turn.sentences)
             data["interrupted"] = True
+            data["cut_by"] = turn.cut_by
             data["played_ms"] = round(played * 1000)
             data["reply_text"] = turn.reply.text
         fields: dict[str, Any] = dict(turn.fields, data=data)
@@ -370,7 +386,9 @@ class VoiceConversation:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await listener
             with contextlib.suppress(Exception):
-                await self._record_agent_turn()  # the caller hung up while it played
+                # Still pending: the caller hung up while it played (cut by _hung_up),
+                # or the call ended some other way (a failed turn, a cancellation).
+                await self._record_agent_turn()
         # The caller hung up mid-sentence: what they said still reaches the dialogue.
         while not self._events.empty():
             kind, payload = self._events.get_nowait()

@@ -207,7 +207,10 @@ async def test_slow_reply_gets_an_acknowledgement(fakes, whisper, offline_tts, s
     # The first audio after the caller spoke is the short acknowledgement ("Un attimo."),
     # played before the 2 s dialogue turn finished; then the real reply.
     assert acks and dialogue.returned and acks[0] < dialogue.returned[0] - 1.0
-    assert any(t["text"] == "Ho capito. Mi dica pure altro." for t in control.turns)
+    # The caller hangs up while the reply plays: it is recorded, cut by the hang-up.
+    reply = control.turns[-1]
+    assert reply["speaker"] == "agent"
+    assert reply["data"].get("reply_text", reply["text"]) == "Ho capito. Mi dica pure altro."
 
 
 async def test_noise_is_not_a_turn(fakes, whisper, offline_tts):
@@ -388,6 +391,7 @@ async def test_a_greeting_cut_by_barge_in_is_recorded_as_interrupted(
     assert [t["speaker"] for t in turns] == ["agent", "caller", "agent"], turns
     greeting, goodbye = turns[0], turns[2]
     assert greeting["data"]["interrupted"] is True, greeting
+    assert greeting["data"]["cut_by"] == "barge_in"
     assert greeting["data"]["reply_text"] == " ".join(LONG_GREETING)
     # Only the sentences whose audio had started are in the text (the first one here).
     heard = sentences_started(out, state["played"])
@@ -440,6 +444,50 @@ async def test_a_reply_cut_after_it_was_queued_is_recorded_as_interrupted(
     assert 1000 <= reply["data"]["played_ms"] < reply["data"]["audio_ms"], reply["data"]
     assert reply["stt_ms"] is not None and reply["first_audio_ms"] is not None
     assert goodbye["data"]["interrupted"] is False
+
+
+async def test_an_agent_turn_cut_by_the_hang_up_is_recorded_as_interrupted(
+    fakes, whisper, offline_tts
+):
+    """The caller hangs up while the agent speaks: the turn was cut by the hang-up, with
+    what was played of it, as for a barge-in (it was stored as interrupted: false)."""
+    dialogue = fakes.Dialogue(LONG_GREETING, turns=1)
+    state: dict[str, Any] = {}
+
+    async def script(out, caller, conv):
+        while not out.played:
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(1.5)
+        state["played"] = len(out.played)
+        caller.hangup()
+
+    call = await run_call(fakes, whisper, offline_tts, dialogue, script)
+    out, turns = call.out, call.control.turns
+    assert not call.conv.barge_ins and not out.flushes
+    assert [t["speaker"] for t in turns] == ["agent"], turns
+    greeting = turns[0]
+    data = greeting["data"]
+    assert data["interrupted"] is True and data["cut_by"] == "hangup", data
+    assert data["reply_text"] == " ".join(LONG_GREETING)
+    heard = sentences_started(out, state["played"])
+    assert 1 <= heard < len(LONG_GREETING)
+    assert greeting["text"] == " ".join(LONG_GREETING[:heard])
+    assert data["audio_ms"] == round(sum(n for _, n in out.plays[:3]) / 32)
+    assert 1500 <= data["played_ms"] < data["audio_ms"], data
+
+
+async def test_a_hang_up_after_the_agent_finished_is_no_interruption(fakes, whisper, offline_tts):
+    dialogue = fakes.Dialogue(["Buongiorno."], turns=1)
+
+    async def script(out, caller, conv):
+        await out.wait_greeting()
+        await asyncio.sleep(0.3)
+        caller.hangup()
+
+    call = await run_call(fakes, whisper, offline_tts, dialogue, script)
+    (greeting,) = call.control.turns
+    assert greeting["text"] == "Buongiorno."
+    assert greeting["data"]["interrupted"] is False and "cut_by" not in greeting["data"]
 
 
 # -- speculative STT: lost bets must not delay the real transcription ------------------
