@@ -141,6 +141,33 @@ def test_call_detail_shows_timeline_lead_and_hangup(world: World) -> None:
         assert expected in body, expected
 
 
+def test_agent_turns_cut_by_the_caller_are_marked(world: World) -> None:
+    store = CallStore(world.db)
+    cid = store.start(
+        CallStart(
+            tenant_id=world.a.tenant_id, channel_id="cut", caller_id="+393330001111",
+            did=world.a.did,
+        )
+    )  # fmt: skip
+    greeting = "Buongiorno, ha chiamato Agenzia A."
+    full = f"{greeting} Come posso aiutarla?"
+    store.add_turn(cid, world.a.tenant_id, "agent", greeting, data={
+        "interrupted": True, "cut_by": "barge_in", "played_ms": 1840, "reply_text": full,
+    })  # fmt: skip
+    store.add_turn(cid, world.a.tenant_id, "caller", "Sì, buongiorno")
+    store.add_turn(cid, world.a.tenant_id, "agent", "Arrivederci.", data={
+        "interrupted": True, "cut_by": "hangup", "played_ms": 300,
+    })  # fmt: skip
+    store.add_turn(cid, world.a.tenant_id, "agent", "Grazie.", data={"interrupted": False})
+    client = world.app.test_client()
+    login(client, world.a.agent_email)
+    body = client.get(f"/calls/{cid}").get_data(as_text=True)
+    assert "Interrotto dal chiamante dopo 1,8 s" in body
+    assert "Il chiamante ha riattaccato dopo 0,3 s" in body
+    assert body.count('class="turn-cut"') == 2  # not on the turn played whole
+    assert "Risposta completa" in body and full in body
+
+
 def test_transcripts_and_caller_names_are_escaped(world: World) -> None:
     store = CallStore(world.db)
     cid = store.start(
