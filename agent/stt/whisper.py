@@ -183,7 +183,7 @@ class WhisperSTT:
             return Transcript("", None, self.name, audio_s, 0.0, dropped=f"noise ({flatness:.2f})")
         result: dict[str, Any] | None = None
         path = "standard"
-        if use_fast and audio_s + self.settings.window_margin_s < 30.0:
+        if use_fast and self.fits_fast_window(audio_s):
             result = self._decode_fast(audio, prompt, beam)
             path = "fast"
             if self._suspicious(result):
@@ -228,6 +228,13 @@ class WhisperSTT:
             path=path,
             dropped=dropped,
         )
+
+    def fast_path_applies(self, audio_s: float) -> bool:
+        """Whether ``audio_s`` seconds would be transcribed on the fast path by default."""
+        return self.settings.fast_path and self.fits_fast_window(audio_s)
+
+    def fits_fast_window(self, audio_s: float) -> bool:
+        return audio_s + self.settings.window_margin_s < 30.0
 
     def _suspicious(self, r: dict[str, Any]) -> bool:
         text = r["text"].strip()

@@ -570,16 +570,11 @@ class VoiceConversation:
 def fast_path_applies(stt: STTProvider, audio_s: float) -> bool:
     """Whether ``stt`` would transcribe ``audio_s`` seconds on its short-window fast path.
 
-    Mirrors WhisperSTT.transcribe_sync's own test (settings.fast_path and the window
-    below 30 s); off the fast path a lost speculative bet costs a full 30 s window of
-    worker time. Providers without that setting have no such cost model: allowed.
+    Off the fast path a lost speculative bet costs a full 30 s window of worker time.
+    Providers without a fast path (no ``fast_path_applies``) have no such cost: allowed.
     """
-    settings = getattr(stt, "settings", None)
-    if settings is None or not hasattr(settings, "fast_path"):
-        return True
-    if not settings.fast_path:
-        return False
-    return audio_s + float(getattr(settings, "window_margin_s", 0.0)) < 30.0
+    applies = getattr(stt, "fast_path_applies", None)
+    return bool(applies(audio_s)) if callable(applies) else True
 
 
 def _ms(start: float | None, end: float | None) -> float | None:
