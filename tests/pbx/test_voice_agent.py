@@ -22,12 +22,17 @@ from tests.pbx.conftest import whisper_model as whisper_model  # tests/e2e/conft
 pytestmark = [pytest.mark.asterisk, pytest.mark.slow]
 
 
-async def test_the_voice_agent_hears_the_caller_and_answers(
-    pbx_env: PbxEnv, whisper_model: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+async def _use_the_voice_agent(pbx_env: PbxEnv, whisper_model: Path) -> None:
+    """The controller answers with the real voice agent (Whisper from ``whisper_model``)."""
     config = pbx_env.config.with_overrides({"stt": {"model_dir": str(whisper_model.resolve())}})
     factory, _tts = await build_conversation_factory(config, PbxSettings(conversation="voice"))
     pbx_env.controller.conversation_factory = factory
+
+
+async def test_the_voice_agent_hears_the_caller_and_answers(
+    pbx_env: PbxEnv, whisper_model: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    await _use_the_voice_agent(pbx_env, whisper_model)
     report = await place_call(
         DEMO_DID,
         port=pbx_env.asterisk.sip_port,
@@ -62,9 +67,7 @@ async def test_a_greeting_cut_by_the_caller_is_stored_as_interrupted(
     """Over real SIP: the caller talks over the greeting. The stored greeting turn says it
     was interrupted, how much of it was played and what was heard of it; the turns keep
     their order and the greeting keeps the time it started."""
-    config = pbx_env.config.with_overrides({"stt": {"model_dir": str(whisper_model)}})
-    factory, _tts = await build_conversation_factory(config, PbxSettings(conversation="voice"))
-    pbx_env.controller.conversation_factory = factory
+    await _use_the_voice_agent(pbx_env, whisper_model)
     report = await place_call(
         DEMO_DID,
         port=pbx_env.asterisk.sip_port,
