@@ -110,11 +110,35 @@ def number_to_italian(n: int) -> str:
 # Misspellings in core-sounds-it.txt itself, not in any Italian dictionary, written
 # the dictionary's way on both sides ("Perpiacere" opens 7 prompts: 14 errors).
 SPELLING = {"perpiacere": "per piacere", "cassella": "casella"}
+# Two spellings the dictionary gives for one word: written one way on both sides.
+VARIANTS = {"per cento": "percento", "vu doppia": "w", "doppia vu": "w"}
+# A letter said alone is said by its Italian name ("h" is "acca", "x" is "ics"): the
+# transcript writes the letter, Whisper often the name. Only the names that are no
+# other Italian word ("di", "ci", "pi" are prepositions and pronouns: not mapped).
+LETTER_NAMES = {
+    "effe": "f",
+    "acca": "h",
+    "kappa": "k",
+    "cappa": "k",
+    "elle": "l",
+    "emme": "m",
+    "enne": "n",
+    "cu": "q",
+    "erre": "r",
+    "esse": "s",
+    "vu": "v",
+    "ics": "x",
+    "ipsilon": "y",
+    "ipsilonne": "y",
+    "zeta": "z",
+    "zed": "z",
+}
 
 
 def normalize(text: str) -> list[str]:
     text = text.lower().replace("’", "'")
     text = re.sub(r"\b(?:" + "|".join(SPELLING) + r")\b", lambda m: SPELLING[m.group()], text)
+    text = re.sub(r"\b(?:" + "|".join(VARIANTS) + r")\b", lambda m: VARIANTS[m.group()], text)
     # A "?" standing alone between words is the file's lost "è" ("Quella opzione ?
     # invalida"): Italian never puts a space before a question mark.
     text = re.sub(r"(?<=\s)\?(?=\s)", "è", text)
@@ -135,7 +159,7 @@ def normalize(text: str) -> list[str]:
     # Keep "?" only inside/at the end of a word (the transcript's lost accented letter).
     text = re.sub(r"(?<=[a-z])\?", "\x00", text)
     text = re.sub(r"[^a-z0-9\x00]+", " ", text)
-    words = [w.replace("\x00", "?") for w in text.split()]
+    words = [LETTER_NAMES.get(w, w).replace("\x00", "?") for w in text.split()]
     # An acronym spelled out ("N B S", "i a x") is one token however it is written:
     # three or more single letters in a row are joined (Italian has no such phrase).
     out: list[str] = []
@@ -159,6 +183,8 @@ def _ordinal(n: int, ending: str) -> str:
 
 
 def _match(ref: str, hyp: str) -> bool:
+    # In Whisper's text a "?" is always a question mark ("Nessun?"), never a lost accent.
+    hyp = hyp.replace("?", "")
     if "?" not in ref:
         return ref == hyp
     # "sar?" is "sarà" with its accent lost, but "posta?" is a question: the "?" stands
