@@ -32,6 +32,9 @@ class Transcript:
 class STTProvider(Protocol):
     name: str
 
-    async def transcribe(self, pcm: bytes, prompt: str = "") -> Transcript:
-        """Transcribe slin16 audio; ``prompt`` biases vocabulary (tenant zones, words)."""
+    async def transcribe(self, pcm: bytes, prompt: str = "", *, busy: bool = False) -> Transcript:
+        """Transcribe slin16 audio; ``prompt`` biases vocabulary (tenant zones, words).
+
+        ``busy``: other transcriptions wait behind this one, so the provider may give
+        up an accuracy extra that costs time (Whisper skips its carrier phrase)."""
         ...

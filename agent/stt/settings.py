@@ -59,6 +59,10 @@ class STTSettings:
     # Respell Whisper's non-words with an Italian word-frequency list (agent/stt/lexicon.py):
     # -2 points WER on the Asterisk prompts (docs/speech.md).
     lexicon_correction: bool = True
+    # Utterances up to this long are decoded after a short carrier phrase in the
+    # offline voice ("Prego, mi dica.", agent/stt/carrier.py): Whisper then hears a lone
+    # word as Italian. -65 word errors on the 328 isolated Asterisk prompts; 0 disables.
+    carrier_max_s: float = 3.0
 
     def __post_init__(self) -> None:
         # A bad ``[stt]`` value must stop the controller at start-up, naming the key
@@ -78,6 +82,10 @@ class STTSettings:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.cpu_threads < 0:
             raise ValueError(f"cpu_threads must be 0 (all cores) or more, got {self.cpu_threads}")
+        if not (math.isfinite(self.carrier_max_s) and 0.0 <= self.carrier_max_s <= 20.0):
+            raise ValueError(
+                f"carrier_max_s must be between 0 (off) and 20 seconds, got {self.carrier_max_s}"
+            )
         for name in ("window_margin_s", "min_window_s"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):

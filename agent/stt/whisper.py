@@ -15,6 +15,7 @@ call's pipeline. Inference runs in a small thread pool, never on the event loop.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import time
@@ -26,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from agent.stt.base import STTModelError, Transcript
+from agent.stt.carrier import Carrier
 from agent.stt.hallucinations import is_hallucination
 from agent.stt.lexicon import ItalianLexicon, shared_lexicon
 from agent.stt.settings import STTSettings
@@ -90,6 +92,27 @@ def _repeated_phrase(text: str, min_words: int = 3) -> bool:
     return False
 
 
+def split_at_pauses(
+    audio: np.ndarray, margin_s: float, rate: int = SAMPLE_RATE
+) -> list[np.ndarray]:
+    """``audio`` in pieces that each fit the fast window (30 s less the margin), cut at
+    the quietest 100 ms in the second half of each window so no word is cut in two."""
+    longest = int((30.0 - margin_s) * rate)
+    hop = rate // 50  # 20 ms
+    width = rate // 10  # 100 ms
+    pieces: list[np.ndarray] = []
+    start = 0
+    while len(audio) - start > longest:
+        lo, hi = start + longest // 2, start + longest - width
+        frames = np.lib.stride_tricks.sliding_window_view(audio[lo : hi + width], width)[::hop]
+        quietest = int(np.argmin(np.mean(frames**2, axis=1)))
+        cut = lo + quietest * hop + width // 2
+        pieces.append(audio[start:cut])
+        start = cut
+    pieces.append(audio[start:])
+    return pieces
+
+
 class WhisperSTT:
     """faster-whisper on a local CTranslate2 model. Implements ``STTProvider``."""
 
@@ -98,6 +121,8 @@ class WhisperSTT:
         self.name = f"whisper:{self.settings.model_name}"
         self._model: Any = None
         self._tokenizer: Any = None
+        self._carrier: Carrier | None = None
+        self._carrier_ids: list[int] = []
         self.lexicon: ItalianLexicon | None = (
             shared_lexicon(self.settings.language) if self.settings.lexicon_correction else None
         )
@@ -147,6 +172,10 @@ class WhisperSTT:
                     " run `make install` (pip installs wordfreq) or set"
                     " [stt] lexicon_correction = false"
                 ) from exc
+        if s.carrier_max_s > 0:
+            self._carrier = Carrier.load(s.language)
+            if self._carrier is not None:
+                self._carrier_ids = self._tokenizer.encode(" " + self._carrier.text)
         self._model = model
         self.load_s = time.perf_counter() - started
         log.info("loaded Whisper %s from %s in %.2f s", s.model_name, model_dir, self.load_s)
@@ -159,12 +188,18 @@ class WhisperSTT:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     # -- transcription -----------------------------------------------------------
-    async def transcribe(self, pcm: bytes, prompt: str = "") -> Transcript:
+    async def transcribe(self, pcm: bytes, prompt: str = "", *, busy: bool = False) -> Transcript:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self.transcribe_sync, pcm, prompt, None)
+        job = functools.partial(self.transcribe_sync, pcm, prompt, carrier=not busy)
+        return await loop.run_in_executor(self._pool, job)
 
     def transcribe_sync(
-        self, pcm: bytes, prompt: str = "", fast: bool | None = None, beam_size: int | None = None
+        self,
+        pcm: bytes,
+        prompt: str = "",
+        fast: bool | None = None,
+        beam_size: int | None = None,
+        carrier: bool = True,
     ) -> Transcript:
         """Blocking transcription of slin16 ``pcm`` (use :meth:`transcribe` from async code)."""
         self.load()
@@ -184,11 +219,19 @@ class WhisperSTT:
         result: dict[str, Any] | None = None
         path = "standard"
         if use_fast and self.fits_fast_window(audio_s):
-            result = self._decode_fast(audio, prompt, beam)
-            path = "fast"
-            if self._suspicious(result):
-                log.debug("fast path result %r suspicious; using the 30 s window", result["text"])
+            # A short answer is decoded after the carrier first; a suspicious result
+            # (a loop, a low log-prob) is redone without it, then on the 30 s window.
+            carriers = [True, False] if carrier and self.uses_carrier(audio_s) else [False]
+            for with_carrier in carriers:
+                result = self._decode_fast(audio, prompt, beam, with_carrier)
+                path = "fast+carrier" if with_carrier else "fast"
+                if not self._suspicious(result):
+                    break
+                log.debug("%s path result %r suspicious", path, result["text"])
                 result = None
+        elif use_fast:
+            result = self._decode_chunked(audio, prompt, beam)
+            path = "fast" if result is not None else "standard"
         if result is None:
             path = "standard"
             result = self._decode_standard(audio, prompt, beam)
@@ -233,6 +276,10 @@ class WhisperSTT:
         """Whether ``audio_s`` seconds would be transcribed on the fast path by default."""
         return self.settings.fast_path and self.fits_fast_window(audio_s)
 
+    def uses_carrier(self, audio_s: float) -> bool:
+        """Whether ``audio_s`` seconds are decoded after the carrier phrase."""
+        return self._carrier is not None and audio_s <= self.settings.carrier_max_s
+
     def fits_fast_window(self, audio_s: float) -> bool:
         return audio_s + self.settings.window_margin_s < 30.0
 
@@ -255,12 +302,18 @@ class WhisperSTT:
             tokens = [tok.sot_prev, *words]
         return [*tokens, *tok.sot_sequence, tok.no_timestamps]
 
-    def _decode_fast(self, audio: np.ndarray, prompt: str, beam: int) -> dict[str, Any]:
+    def _decode_fast(
+        self, audio: np.ndarray, prompt: str, beam: int, with_carrier: bool = False
+    ) -> dict[str, Any]:
         import ctranslate2
         from faster_whisper.transcribe import get_suppressed_tokens
 
         model = self._model
         s = self.settings
+        carrier_ids: list[int] = []
+        if with_carrier and self._carrier is not None:
+            audio = np.concatenate([self._carrier.audio, audio])
+            carrier_ids = self._carrier_ids
         features = model.feature_extractor(audio)  # (n_mels, frames)
         window_s = min(30.0, max(s.min_window_s, len(audio) / SAMPLE_RATE + s.window_margin_s))
         frames = math.ceil(window_s) * FRAMES_PER_SECOND
@@ -270,7 +323,7 @@ class WhisperSTT:
             features = features[:, :frames]
         storage = ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None]))
         encoded = model.model.encode(storage, to_cpu=False)
-        prompt_ids = self._prompt_tokens(prompt)
+        prompt_ids = self._prompt_tokens(prompt) + carrier_ids
         res = model.model.generate(
             encoded,
             [prompt_ids],
@@ -278,12 +331,21 @@ class WhisperSTT:
             max_length=min(model.max_length, len(prompt_ids) + 224),
             return_scores=True,
             return_no_speech_prob=True,
-            suppress_blank=True,
+            # After the carrier, an immediate end of text is how silence is said; with
+            # blanks suppressed the decoder must say something, and says the carrier again.
+            suppress_blank=not carrier_ids,
             suppress_tokens=list(get_suppressed_tokens(self._tokenizer, [-1]) or []),
             # The beam's other hypotheses cost nothing extra; the lexicon picks among them.
             num_hypotheses=beam if self.lexicon is not None else 1,
         )[0]
-        texts = [self._tokenizer.decode(ids) for ids in res.sequences_ids]
+        # CTranslate2 returns the forced carrier tokens at the head of every hypothesis.
+        answers = [
+            ids[len(carrier_ids) :] if ids[: len(carrier_ids)] == carrier_ids else ids
+            for ids in res.sequences_ids
+        ]
+        texts = [self._tokenizer.decode(ids) for ids in answers]
+        if carrier_ids:
+            texts = [self._strip_carrier_echo(t) for t in texts]
         best = 0
         if self.lexicon is not None and len(texts) > 1:
             # Whisper's length-normalised log-prob, minus a penalty per non-word: among
@@ -303,13 +365,58 @@ class WhisperSTT:
                     res.scores[k] - NON_WORD_PENALTY * lexicon.non_words(texts[k], [prompt])
                 ),
             )
-        tokens = res.sequences_ids[best]
-        score = res.scores[best]
-        avg_logprob = score * len(tokens) / (len(tokens) + 1) if tokens else None
+        tokens = answers[best]
+        # The score is the mean log-prob over all returned tokens, the forced carrier's
+        # included; those match their own audio and cost ~0, so the sum is the answer's.
+        total = res.scores[best] * len(res.sequences_ids[best])
+        avg_logprob = total / (len(tokens) + 1) if tokens else None
         return {
             "text": texts[best],
             "avg_logprob": avg_logprob,
-            "no_speech_prob": res.no_speech_prob,
+            # With the carrier, the no-speech probability is about the carrier's speech.
+            "no_speech_prob": None if carrier_ids else res.no_speech_prob,
+        }
+
+    def _strip_carrier_echo(self, text: str) -> str:
+        """ "" for a hypothesis that only repeats two or more words of the carrier ("Prego,
+        mi dica.", "Mi dica."): on silence, the decoder's likeliest continuation of its
+        context is the context."""
+        assert self._carrier is not None
+        said = [w.strip(".,;:!?").lower() for w in text.split()]
+        carrier = [w.strip(".,;:!?").lower() for w in self._carrier.text.split()]
+        runs = {
+            tuple(carrier[i:j]) for i in range(len(carrier)) for j in range(i + 2, len(carrier) + 1)
+        }
+        return "" if tuple(said) in runs else text
+
+    def _decode_chunked(self, audio: np.ndarray, prompt: str, beam: int) -> dict[str, Any] | None:
+        """Audio longer than one window, as fast-path windows cut at quiet moments.
+
+        faster-whisper's own 30 s segmentation cuts mid-word and decodes a 0.2 s tail as
+        a sentence of its own ("Alla fine."), whose low log-prob then dropped a whole
+        30.2 s recording. None when a piece looks wrong: the caller uses the 30 s path.
+        """
+        pieces = split_at_pauses(audio, self.settings.window_margin_s)
+        texts: list[str] = []
+        total = 0.0
+        tokens = 0
+        no_speech: list[float] = []
+        for piece in pieces:
+            r = self._decode_fast(piece, prompt, beam)
+            if self._suspicious(r):
+                return None
+            if r["text"].strip():
+                texts.append(r["text"].strip())
+                n = len(r["text"].split()) + 1  # words as a stand-in for tokens
+                total += (r["avg_logprob"] or 0.0) * n
+                tokens += n
+            if r["no_speech_prob"] is not None:
+                no_speech.append(r["no_speech_prob"])
+        return {
+            "text": " ".join(texts),
+            "avg_logprob": total / tokens if tokens else None,
+            # Speech in any piece makes the whole recording speech.
+            "no_speech_prob": min(no_speech) if no_speech else None,
         }
 
     def _decode_standard(self, audio: np.ndarray, prompt: str, beam: int) -> dict[str, Any]:
@@ -325,8 +432,10 @@ class WhisperSTT:
         segs = list(segments)
         if not segs:
             return {"text": "", "avg_logprob": None, "no_speech_prob": None}
+        # Weighted by tokens: a short tail segment must not outweigh a long one.
+        weights = [len(seg.tokens) + 1 for seg in segs]
         return {
             "text": " ".join(seg.text.strip() for seg in segs),
-            "avg_logprob": float(np.mean([seg.avg_logprob for seg in segs])),
+            "avg_logprob": float(np.average([seg.avg_logprob for seg in segs], weights=weights)),
             "no_speech_prob": float(max(seg.no_speech_prob for seg in segs)),
         }

@@ -1,5 +1,7 @@
 """Fixtures of the speech tests.
 
+``stt``: one real Whisper (the installed model) for the module's tests.
+
 ``elevenlabs_server``: a local server implementing ElevenLabs' documented TTS HTTP API.
 
 ``POST /v1/text-to-speech/{voice_id}`` and ``.../stream``: JSON body ``text``,
@@ -13,7 +15,7 @@ Every request is recorded so tests can check exactly what the client sent.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +24,8 @@ import pytest
 from aiohttp import web
 
 from agent.audio import float_to_s16, ulaw_encode
+from agent.stt.settings import STTSettings
+from agent.stt.whisper import WhisperSTT
 
 KNOWN_MODELS = {"eleven_flash_v2_5", "eleven_turbo_v2_5", "eleven_multilingual_v2", "eleven_v3"}
 FORMATS = {"pcm_16000": ("pcm", 16000), "pcm_22050": ("pcm", 22050), "pcm_24000": ("pcm", 24000),
@@ -101,3 +105,11 @@ async def elevenlabs_server() -> AsyncIterator[FakeElevenLabs]:
     await fake.start()
     yield fake
     await fake.stop()
+
+
+@pytest.fixture(scope="module")
+def stt() -> Iterator[WhisperSTT]:
+    engine = WhisperSTT(STTSettings())
+    engine.load()
+    yield engine
+    engine.close()

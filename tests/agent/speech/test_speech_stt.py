@@ -26,14 +26,6 @@ needs_prompts = pytest.mark.skipif(not prompts_dir().exists(), reason="Italian p
 
 
 @pytest.fixture(scope="module")
-def stt() -> WhisperSTT:
-    engine = WhisperSTT(STTSettings(model_dir=MODEL_DIR))
-    engine.load()
-    yield engine
-    engine.close()
-
-
-@pytest.fixture(scope="module")
 def prompts() -> dict[str, Path]:
     return {p.name: p.path for p in load_prompts()}
 
