@@ -189,14 +189,14 @@ class CountingSTT:
         self.labels: dict[int, str] = {}  # pcm length -> label
         self.hold: dict[str, asyncio.Event] = {}
 
-    async def transcribe(self, pcm: bytes, prompt: str = "") -> Any:
+    async def transcribe(self, pcm: bytes, prompt: str = "", *, busy: bool = False) -> Any:
         label = self.labels.get(len(pcm), str(len(pcm)))
         self.calls.append(len(pcm) / 32000)
-        self.log.append(f"start {label}")
+        self.log.append(f"start {label}" + (" busy" if busy else ""))
         try:
             if label in self.hold:
                 await self.hold[label].wait()
-            return await self.whisper.transcribe(pcm, prompt)
+            return await self.whisper.transcribe(pcm, prompt, busy=busy)
         finally:
             self.log.append(f"end {label}")
 

@@ -77,11 +77,12 @@ async def test_final_transcriptions_go_before_waiting_speculative_ones(jobs: Any
     await asyncio.gather(a, b, c, d)
     assert [e for e in stt.log if e.startswith("start")] == [
         "start A",
-        "start D",  # final, queued last, runs first
-        "start C",  # promoted: before B, queued earlier
-        "start B",
+        "start D busy",  # final, queued last, runs first; C and B still wait: no carrier
+        "start C busy",  # promoted: before B, queued earlier
+        "start B",  # nobody waits any more: decoded with the carrier
     ]
     assert queue.started == {"final": 2, "speculative": 2}
+    assert queue.started_busy == 2
 
 
 async def test_an_abandoned_running_job_keeps_the_worker_until_whisper_ends(jobs: Any) -> None:
