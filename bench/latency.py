@@ -371,6 +371,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stagger-ms", type=int, default=250,
                         help="start of simultaneous call i is delayed by i times this")  # fmt: skip
     parser.add_argument("--log", type=Path, help="write the controller's log (INFO) here")
+    parser.add_argument("--stt", action="append", default=[], metavar="KEY=VALUE",
+                        help="an [stt] setting for the controller, e.g. carrier_max_s=0 "
+                        "(to compare a setting in one run of this machine)")  # fmt: skip
     args = parser.parse_args(argv)
     if args.log:
         logging.basicConfig(
@@ -386,7 +389,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no Whisper model in {MODEL}: run scripts/install.sh", file=sys.stderr)
         return 1
     load = {"start": [round(x, 2) for x in os.getloadavg()]}
-    extra = {"stt": {"model_dir": str(MODEL)}, "pbx": {"conversation": "voice"}}
+    stt: dict[str, object] = {"model_dir": str(MODEL)}
+    for item in args.stt:
+        key, sep, value = item.partition("=")
+        if not sep:
+            parser.error(f"--stt {item!r}: expected KEY=VALUE")
+        stt[key.strip()] = value.strip()  # typed and checked by STTSettings at start-up
+    extra = {"stt": stt, "pbx": {"conversation": "voice"}}
     with throwaway_pbx(prefix, "latency", extra) as env:
         results = asyncio.run(bench(args, env))
     load["end"] = [round(x, 2) for x in os.getloadavg()]
