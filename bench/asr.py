@@ -113,8 +113,9 @@ SPELLING = {"perpiacere": "per piacere", "cassella": "casella"}
 # Two spellings the dictionary gives for one word: written one way on both sides.
 VARIANTS = {"per cento": "percento", "vu doppia": "w", "doppia vu": "w"}
 # A letter said alone is said by its Italian name ("h" is "acca", "x" is "ics"): the
-# transcript writes the letter, Whisper often the name. Only the names that are no
-# other Italian word ("di", "ci", "pi" are prepositions and pronouns: not mapped).
+# transcript writes the letter, Whisper often the name. Not the names that are common
+# Italian words ("di", "ci", "pi", "e" are prepositions, pronouns, conjunctions); "esse"
+# and "cappa" are words too, but rare in speech and never in these prompts.
 LETTER_NAMES = {
     "effe": "f",
     "acca": "h",
@@ -159,7 +160,7 @@ def normalize(text: str) -> list[str]:
     # Keep "?" only inside/at the end of a word (the transcript's lost accented letter).
     text = re.sub(r"(?<=[a-z])\?", "\x00", text)
     text = re.sub(r"[^a-z0-9\x00]+", " ", text)
-    words = [LETTER_NAMES.get(w, w).replace("\x00", "?") for w in text.split()]
+    words = [LETTER_NAMES.get(w.rstrip("\x00"), w).replace("\x00", "?") for w in text.split()]
     # An acronym spelled out ("N B S", "i a x") is one token however it is written:
     # three or more single letters in a row are joined (Italian has no such phrase).
     out: list[str] = []
@@ -210,6 +211,7 @@ class Config:
     fast: bool
     vocab: bool
     min_window_s: float | None = None  # fast path: smallest encoder window
+    carrier: bool = True  # short answers after the carrier phrase (agent/stt/carrier.py)
 
 
 # Prompts whose recording demonstrably differs from its line in core-sounds-it.txt
@@ -233,6 +235,7 @@ CONFIGS = {
         Config("beam1-fast", 1, True, False),
         Config("beam1-standard", 1, False, False),
         Config("beam5-fast", 5, True, False),
+        Config("beam5-fast-nocarrier", 5, True, False, carrier=False),
         Config("beam5-fast-w10", 5, True, False, 10.0),
         Config("beam1-fast-w10", 1, True, False, 10.0),
         Config("beam5-fast-w10+vocab", 5, True, True, 10.0),
@@ -260,7 +263,9 @@ def run_config(stt: WhisperSTT, cfg: Config, clips: list[tuple[str, bytes, str]]
     fallbacks = 0
     for name, pcm, ref_text in clips:
         prompt = DOMAIN_VOCABULARY if cfg.vocab else ""
-        t = stt.transcribe_sync(pcm, prompt=prompt, fast=cfg.fast, beam_size=cfg.beam)
+        t = stt.transcribe_sync(
+            pcm, prompt=prompt, fast=cfg.fast, beam_size=cfg.beam, carrier=cfg.carrier
+        )
         ref = normalize(ref_text)
         hyp = normalize(t.text)
         e = word_errors(ref, hyp)

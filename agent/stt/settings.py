@@ -61,7 +61,8 @@ class STTSettings:
     lexicon_correction: bool = True
     # Utterances up to this long are decoded after a short carrier phrase in the
     # offline voice ("Prego, mi dica.", agent/stt/carrier.py): Whisper then hears a lone
-    # word as Italian. -65 word errors on the 328 isolated Asterisk prompts; 0 disables.
+    # word as Italian. 261 -> 178 word errors on the 458 Asterisk prompts of 3 s or less
+    # or 3 words or fewer (docs/speech.md); 0 disables.
     carrier_max_s: float = 3.0
 
     def __post_init__(self) -> None:
@@ -88,8 +89,9 @@ class STTSettings:
             )
         for name in ("window_margin_s", "min_window_s"):
             value = getattr(self, name)
-            if not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"{name} must be 0 seconds or more, got {value}")
+            if not (math.isfinite(value) and 0 <= value <= 20):
+                # Whisper's window is 30 s: a larger margin leaves no room for speech.
+                raise ValueError(f"{name} must be between 0 and 20 seconds, got {value}")
         # Probabilities and the confidence (exp of a mean log-prob) lie in 0..1; spectral
         # flatness too, and at 0 every utterance would count as line noise.
         for name in ("no_speech_threshold", "min_confidence"):

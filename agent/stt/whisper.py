@@ -28,7 +28,8 @@ import numpy as np
 
 from agent.stt.base import STTModelError, Transcript
 from agent.stt.carrier import Carrier
-from agent.stt.hallucinations import is_hallucination
+from agent.stt.hallucinations import KNOWN_EXACT, is_hallucination
+from agent.stt.hallucinations import normalize as normalize_for_hallucinations
 from agent.stt.lexicon import ItalianLexicon, shared_lexicon
 from agent.stt.settings import STTSettings
 
@@ -100,10 +101,15 @@ def split_at_pauses(
     longest = int((30.0 - margin_s) * rate)
     hop = rate // 50  # 20 ms
     width = rate // 10  # 100 ms
+    # The last piece keeps at least this much (or half a window): a recording just
+    # over one window ending in the endpointer's silence must not be cut into speech
+    # plus a lone tail of silence, which Whisper decodes as a sentence of its own.
+    min_tail = min(3 * rate, longest // 2)
     pieces: list[np.ndarray] = []
     start = 0
     while len(audio) - start > longest:
-        lo, hi = start + longest // 2, start + longest - width
+        lo = start + longest // 2
+        hi = max(lo, min(start + longest - width, len(audio) - min_tail - width))
         frames = np.lib.stride_tricks.sliding_window_view(audio[lo : hi + width], width)[::hop]
         quietest = int(np.argmin(np.mean(frames**2, axis=1)))
         cut = lo + quietest * hop + width // 2
@@ -229,6 +235,13 @@ class WhisperSTT:
                     break
                 log.debug("%s path result %r suspicious", path, result["text"])
                 result = None
+            if result is not None and path == "fast+carrier" and self._needs_no_speech(result):
+                # After the carrier, Whisper's no-speech probability is about the
+                # carrier's speech. The rules that need it (a low log-prob, or a
+                # "grazie"/"ok" that noise often becomes) get it from the caller's audio
+                # alone: one more decode, only for those answers.
+                alone = self._decode_fast(audio, prompt, beam, False)
+                result = {**result, "no_speech_prob": alone["no_speech_prob"]}
         elif use_fast:
             result = self._decode_chunked(audio, prompt, beam)
             path = "fast" if result is not None else "standard"
@@ -240,19 +253,7 @@ class WhisperSTT:
         no_speech = result["no_speech_prob"]
         avg_logprob = result["avg_logprob"]
         confidence = math.exp(avg_logprob) if avg_logprob is not None else None
-        dropped = ""
-        if (
-            no_speech is not None
-            and no_speech > self.settings.no_speech_threshold
-            and (avg_logprob is None or avg_logprob < self.settings.log_prob_threshold)
-        ):
-            dropped = f"no speech (p={no_speech:.2f})"
-        elif text and confidence is not None and confidence < self.settings.min_confidence:
-            dropped = f"low confidence ({confidence:.2f})"
-        else:
-            dropped = is_hallucination(
-                text, suspect_noise=no_speech is not None and no_speech > 0.3
-            )
+        dropped = self._drop_reason(result)
         if dropped:
             log.info("dropped transcript %r: %s", text, dropped)
             text = ""
@@ -278,7 +279,32 @@ class WhisperSTT:
 
     def uses_carrier(self, audio_s: float) -> bool:
         """Whether ``audio_s`` seconds are decoded after the carrier phrase."""
-        return self._carrier is not None and audio_s <= self.settings.carrier_max_s
+        if self._carrier is None or audio_s > self.settings.carrier_max_s:
+            return False
+        # The carrier and the answer must fit one window together, or the window would
+        # cut the end of the caller's words.
+        return self.fits_fast_window(audio_s + len(self._carrier.audio) / SAMPLE_RATE)
+
+    def _needs_no_speech(self, r: dict[str, Any]) -> bool:
+        text = normalize_for_hallucinations(r["text"])
+        low = r["avg_logprob"] is not None and r["avg_logprob"] < self.settings.log_prob_threshold
+        return bool(text) and (low or text in KNOWN_EXACT)
+
+    def _drop_reason(self, r: dict[str, Any]) -> str:
+        """Why a decoded result is not speech ("" to keep it)."""
+        text = r["text"].strip()
+        no_speech = r["no_speech_prob"]
+        avg_logprob = r["avg_logprob"]
+        confidence = math.exp(avg_logprob) if avg_logprob is not None else None
+        if (
+            no_speech is not None
+            and no_speech > self.settings.no_speech_threshold
+            and (avg_logprob is None or avg_logprob < self.settings.log_prob_threshold)
+        ):
+            return f"no speech (p={no_speech:.2f})"
+        if text and confidence is not None and confidence < self.settings.min_confidence:
+            return f"low confidence ({confidence:.2f})"
+        return is_hallucination(text, suspect_noise=no_speech is not None and no_speech > 0.3)
 
     def fits_fast_window(self, audio_s: float) -> bool:
         return audio_s + self.settings.window_margin_s < 30.0
@@ -347,7 +373,9 @@ class WhisperSTT:
         if carrier_ids:
             texts = [self._strip_carrier_echo(t) for t in texts]
         best = 0
-        if self.lexicon is not None and len(texts) > 1:
+        # An empty top hypothesis is silence: after the carrier only the top beam may end
+        # at once, the others are forced to say something, and must not win.
+        if self.lexicon is not None and len(texts) > 1 and texts[0].strip():
             # Whisper's length-normalised log-prob, minus a penalty per non-word: among
             # near-equal hypotheses the one spelled in real Italian wins ("acustico"
             # over "acoustico"). 0.3 nats per non-word, chosen on half of the Asterisk
@@ -405,6 +433,12 @@ class WhisperSTT:
             r = self._decode_fast(piece, prompt, beam)
             if self._suspicious(r):
                 return None
+            reason = self._drop_reason(r)
+            if reason:
+                # A piece of trailing silence or noise decoded alone ("Grazie."): the
+                # rest of the recording is kept.
+                log.debug("dropped piece %r of a long recording: %s", r["text"], reason)
+                continue
             if r["text"].strip():
                 texts.append(r["text"].strip())
                 n = len(r["text"].split()) + 1  # words as a stand-in for tokens
@@ -415,7 +449,7 @@ class WhisperSTT:
         return {
             "text": " ".join(texts),
             "avg_logprob": total / tokens if tokens else None,
-            # Speech in any piece makes the whole recording speech.
+            # Speech in any kept piece makes the whole recording speech.
             "no_speech_prob": min(no_speech) if no_speech else None,
         }
 

@@ -102,7 +102,8 @@ class TranscriptionQueue:
         else:
             self._running += 1
         self.started["speculative" if speculative else "final"] += 1
-        busy = bool(self._waiting)
+        # Cancelled waiters not yet removed wait for nothing.
+        busy = any(not w.future.done() for w in self._waiting)
         self.started_busy += busy
         job = loop.create_task(self.stt.transcribe(pcm, prompt, busy=busy))
         job.add_done_callback(functools.partial(self._job_done, self._generation))

@@ -55,20 +55,23 @@ def prompts() -> dict[str, tuple[Path, str]]:
 @needs_prompts
 def test_carrier_cuts_errors_on_isolated_words(stt: WhisperSTT, prompts) -> None:
     no_carrier = WhisperSTT(STTSettings(model_dir=MODEL_DIR, carrier_max_s=0))
+    carried = 0
     with_carrier = without = 0
     for name in ISOLATED:
         path, ref_text = prompts[name]
         pcm, _ = read_wav(path)
         ref = normalize(ref_text)
         t = stt.transcribe_sync(pcm)
-        assert t.path == "fast+carrier", (name, t)
+        # A suspicious result is redone without the carrier (int8 scores vary by CPU).
+        carried += t.path == "fast+carrier"
         # The carrier is context, never part of what the caller said.
         assert "dica" not in t.text.lower(), (name, t.text)
         with_carrier += word_errors(ref, normalize(t.text))
         plain = no_carrier.transcribe_sync(pcm)
         without += word_errors(ref, normalize(plain.text))
     no_carrier.close()
-    # Measured 3 vs 23 on these 14 prompts (docs/speech.md has the whole set).
+    assert carried >= len(ISOLATED) - 2
+    # Measured 13 vs 31 on these 14 prompts (docs/speech.md has the whole set).
     assert with_carrier * 2 < without, (with_carrier, without)
 
 
@@ -130,8 +133,15 @@ def test_pieces_fit_the_window_and_are_cut_in_the_silence() -> None:
     assert all(len(p) <= 27 * rate for p in pieces)
     first_cut = len(pieces[0]) / rate
     assert 20.0 <= first_cut <= 21.0
-    assert split_at_pauses(audio[: rate * 10], margin_s=3.0)[0] is not None
     assert len(split_at_pauses(audio[: rate * 10], margin_s=3.0)) == 1
+    # Just over one window, ending in the endpointer's silence: the silence is not cut
+    # off as a piece of its own (Whisper decodes a lone tail of silence as a sentence).
+    speech_then_pause = np.concatenate(
+        [tone, tone[: int(rate * 6.3)], np.zeros(rate // 2, np.float32)]
+    )
+    assert 26.5 < len(speech_then_pause) / rate < 27.0
+    pieces = split_at_pauses(speech_then_pause, margin_s=3.5)  # 26.5 s pieces at most
+    assert len(pieces) == 2 and len(pieces[-1]) >= 3 * rate
 
 
 def test_missing_carrier_is_a_clear_startup_error(tmp_path: Path, monkeypatch) -> None:
@@ -162,8 +172,14 @@ def test_carrier_only_for_measured_languages_and_can_be_turned_off() -> None:
     loaded = Carrier.load("it")
     assert loaded is not None and loaded.text == "Prego, mi dica."
     assert 1.0 < len(loaded.audio) / 16000 < 2.5
+
+
+@needs_model
+def test_carrier_can_be_turned_off() -> None:
     engine = WhisperSTT(STTSettings(model_dir=MODEL_DIR, carrier_max_s=0))
-    assert not engine.uses_carrier(1.0)
+    engine.load()
+    assert engine._carrier is None and not engine.uses_carrier(1.0)
+    assert engine.transcribe_sync(silence(1000)).path != "fast+carrier"
     engine.close()
 
 
@@ -184,3 +200,33 @@ async def test_a_busy_queue_skips_the_carrier(stt: WhisperSTT, prompts) -> None:
     assert relaxed.path == "fast+carrier"
     assert busy.path in ("fast", "standard")  # "standard": a suspicious fast result
     assert normalize(relaxed.text) == ["quindici"]
+
+
+def _noises() -> dict[str, bytes]:
+    """Line sounds that pass the flatness gate (not white): hum, a breath, rumble."""
+    rate = 16000
+    rng = np.random.default_rng(11)
+    t = np.arange(rate * 2) / rate
+    hum = sum(np.sin(2 * np.pi * 50 * k * t) / k for k in (1, 2, 3, 5)) * 0.1
+    white = rng.normal(0, 1, rate * 2)
+    spectrum = np.fft.rfft(white)
+    freqs = np.fft.rfftfreq(len(white), 1 / rate)
+    spectrum[(freqs < 300) | (freqs > 2000)] = 0
+    breath = np.fft.irfft(spectrum, len(white)) * np.hanning(len(white))
+    breath = breath / np.max(np.abs(breath)) * 0.2
+    brown = np.cumsum(rng.normal(0, 1, rate * 2))
+    brown = (brown - brown.mean()) / np.max(np.abs(brown - brown.mean())) * 0.1
+    return {
+        name: (np.clip(x, -1, 1) * 32767).astype("<i2").tobytes()
+        for name, x in (("hum", hum), ("breath", breath), ("rumble", brown))
+    }
+
+
+@needs_model
+@pytest.mark.parametrize("kind", ["hum", "breath", "rumble"])
+def test_line_noise_after_the_carrier_gives_no_text(stt: WhisperSTT, kind: str) -> None:
+    """With the carrier, Whisper's no-speech probability is about the carrier; an
+    answer the no-speech rules could drop is checked on the caller's audio alone."""
+    t = stt.transcribe_sync(_noises()[kind])
+    assert t.text == "", t
+    assert t.dropped

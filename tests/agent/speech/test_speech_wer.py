@@ -32,6 +32,7 @@ from bench.asr import normalize, word_errors
         ("ics", "X."),
         ("esse emme esse", "SMS"),
         ("percento", "per cento"),
+        ("s", "Esse?"),
     ],
 )
 def test_same_words_written_differently_are_no_error(reference: str, hypothesis: str) -> None:
