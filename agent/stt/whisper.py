@@ -242,6 +242,10 @@ class WhisperSTT:
                 # alone: one more decode, only for those answers.
                 alone = self._decode_fast(audio, prompt, beam, False)
                 result = {**result, "no_speech_prob": alone["no_speech_prob"]}
+                if result["empty_top"] and (alone["no_speech_prob"] or 0.0) > (
+                    self.settings.no_speech_threshold
+                ):
+                    result = {**result, "text": ""}  # silence: the lower beam was forced
         elif use_fast:
             result = self._decode_chunked(audio, prompt, beam)
             path = "fast" if result is not None else "standard"
@@ -286,6 +290,8 @@ class WhisperSTT:
         return self.fits_fast_window(audio_s + len(self._carrier.audio) / SAMPLE_RATE)
 
     def _needs_no_speech(self, r: dict[str, Any]) -> bool:
+        if r.get("empty_top"):
+            return True
         text = normalize_for_hallucinations(r["text"])
         low = r["avg_logprob"] is not None and r["avg_logprob"] < self.settings.log_prob_threshold
         return bool(text) and (low or text in KNOWN_EXACT)
@@ -373,9 +379,7 @@ class WhisperSTT:
         if carrier_ids:
             texts = [self._strip_carrier_echo(t) for t in texts]
         best = 0
-        # An empty top hypothesis is silence: after the carrier only the top beam may end
-        # at once, the others are forced to say something, and must not win.
-        if self.lexicon is not None and len(texts) > 1 and texts[0].strip():
+        if self.lexicon is not None and len(texts) > 1:
             # Whisper's length-normalised log-prob, minus a penalty per non-word: among
             # near-equal hypotheses the one spelled in real Italian wins ("acustico"
             # over "acoustico"). 0.3 nats per non-word, chosen on half of the Asterisk
@@ -403,6 +407,11 @@ class WhisperSTT:
             "avg_logprob": avg_logprob,
             # With the carrier, the no-speech probability is about the carrier's speech.
             "no_speech_prob": None if carrier_ids else res.no_speech_prob,
+            # After the carrier the top beam is often the one that ended at once: the
+            # score is averaged over the forced tokens too, which flatters a short
+            # hypothesis. A word of a lower beam then wins, unless the caller's audio
+            # alone says "no speech" (checked by the caller of this method).
+            "empty_top": bool(carrier_ids) and not texts[0].strip() and bool(texts[best].strip()),
         }
 
     def _strip_carrier_echo(self, text: str) -> str:
